@@ -89,6 +89,18 @@ class SBoxStyle(enum.Enum):
 
 # -- Byte-level round functions (§5.1.2, §5.1.3, §5.3.1, §5.3.3) ------------------------------
 
+def _wire(m, value, name):
+    """Give an intermediate result a name, so that its uses share one copy of the logic
+    (in the simulator as in the netlist) and it shows up in waveforms."""
+    wire = Signal(len(value), name=name)
+    m.d.comb += wire.eq(value)
+    return wire
+
+
+def _wire_bytes(m, values, name):
+    return [_wire(m, v, f"{name}{i}") for i, v in enumerate(values)]
+
+
 def _bytes(value, count):
     return [value[8 * i:8 * i + 8] for i in range(count)]
 
@@ -191,8 +203,8 @@ class _KeyStep:
         rotated = Cat(substituted[8:32], substituted[0:8])
         return Mux(rotate, rotated ^ rcon, substituted)
 
-    def advance(self, key, substituted, rotate, rcon, decrypt: bool):
-        g = self.g(substituted, rotate, C(0, 32) | rcon)
+    def advance(self, m, name, key, substituted, rotate, rcon, decrypt: bool):
+        g = _wire(m, self.g(substituted, rotate, C(0, 32) | rcon), f"{name}_g")
         w = _words(key, self.key_bits // 32)
         if self.key_bits == 128:
             if decrypt:
@@ -201,9 +213,9 @@ class _KeyStep:
                 n1 = w[1] ^ w[0]
                 n0 = w[0] ^ g
             else:
-                n0 = w[0] ^ g
-                n1 = w[1] ^ n0
-                n2 = w[2] ^ n1
+                n0 = _wire(m, w[0] ^ g, f"{name}_w0")
+                n1 = _wire(m, w[1] ^ n0, f"{name}_w1")
+                n2 = _wire(m, w[2] ^ n1, f"{name}_w2")
                 n3 = w[3] ^ n2
             new = Cat(n0, n1, n2, n3)
             return new, new
@@ -214,9 +226,9 @@ class _KeyStep:
             p2 = w[6] ^ w[5]
             p3 = w[7] ^ w[6]
             return Cat(p0, p1, p2, p3, low), low
-        n0 = w[0] ^ g
-        n1 = w[1] ^ n0
-        n2 = w[2] ^ n1
+        n0 = _wire(m, w[0] ^ g, f"{name}_w0")
+        n1 = _wire(m, w[1] ^ n0, f"{name}_w1")
+        n2 = _wire(m, w[2] ^ n1, f"{name}_w2")
         n3 = w[3] ^ n2
         return Cat(high, n0, n1, n2, n3), high
 
@@ -310,21 +322,24 @@ def _select(decrypt, directions, build):
     return Mux(decrypt, dec, enc)
 
 
-def _linear_layer(t, round_key, decrypt, directions, last):
+def _linear_layer(m, name, t, round_key, decrypt, directions, last):
     """The part of a round after SubBytes (enc) / InvSubBytes o InvShiftRows (dec).
 
     Encrypt: ``MixColumns(ShiftRows(t)) ^ k``; decrypt: ``InvMixColumns(t ^ k)``. The last
     round drops (Inv)MixColumns. One MixColumns serves both directions.
     """
-    rk = _bytes(round_key, 16)
+    rk = _bytes(_wire(m, round_key, f"{name}_round_key"), 16)
     if last:
         return _select(decrypt, directions,
                        lambda dec: _xor_bytes(t, rk) if dec else _xor_bytes(shift_rows(t), rk))
     if len(directions) == 1:
         if directions[0]:
-            return mix_columns(inv_mix_columns_prefix(_xor_bytes(t, rk)))
+            keyed = _wire_bytes(m, _xor_bytes(t, rk), f"{name}_keyed")
+            return mix_columns(_wire_bytes(m, inv_mix_columns_prefix(keyed), f"{name}_pre"))
         return _xor_bytes(mix_columns(shift_rows(t)), rk)
-    mixed_in = _mux_bytes(decrypt, inv_mix_columns_prefix(_xor_bytes(t, rk)), shift_rows(t))
+    keyed = _wire_bytes(m, _xor_bytes(t, rk), f"{name}_keyed")
+    mixed_in = _wire_bytes(m, _mux_bytes(decrypt, inv_mix_columns_prefix(keyed), shift_rows(t)),
+                           f"{name}_mix_in")
     after_key = [Mux(decrypt, C(0, 8), k) for k in rk]
     return _xor_bytes(mix_columns(mixed_in), after_key)
 
@@ -477,8 +492,9 @@ class AESPipeline(_AESCore):
             t = [bank.lookup(a, dec) for a in address]
             need_key_sbox = not (last and self.key_bits == 256)
             if need_key_sbox:
-                key_word = _select(dec, directions,
-                                   lambda d, k=key: step.sbox_input(k, d))
+                key_word = _wire(m, _select(dec, directions,
+                                        lambda d, k=key: step.sbox_input(k, d)),
+                             f"r{r}_key_sbox_in")
                 key_sub = _sub_word(bank, key_word)
             t_key = Signal(self.key_bits, name=f"r{r}a_key")
             t_valid = Signal(name=f"r{r}a_valid")
@@ -491,13 +507,15 @@ class AESPipeline(_AESCore):
             if need_key_sbox:
                 def advance(d, k=t_key, sub=key_sub, r=r):
                     rotate, rcon = step.schedule(r, d)
-                    return step.advance(k, sub, C(rotate, 1), C(rcon, 8), d)
+                    return step.advance(m, f"r{r}{'d' if d else 'e'}", k, sub,
+                                        C(rotate, 1), C(rcon, 8), d)
                 next_key, round_key = _select(t_dec, directions, advance)
+                next_key = _wire(m, next_key, f"r{r}_next_key")
             else:
                 next_key = t_key
                 round_key = _select(t_dec, directions,
                                     lambda d, k=t_key: k[:128] if d else k[128:])
-            result = _linear_layer(t, round_key, t_dec, directions, last)
+            result = _linear_layer(m, f"r{r}", t, round_key, t_dec, directions, last)
             state = Signal(128, name=f"r{r}b_state")
             new_key = Signal(self.key_bits, name=f"r{r}b_key")
             new_valid = Signal(name=f"r{r}b_valid")
@@ -590,7 +608,9 @@ class AESIterative(_AESCore):
         s_bytes = _bytes(state, 16)
         address = _select(dec, directions, lambda d: inv_shift_rows(s_bytes) if d else s_bytes)
         t = [bank.lookup(a, dec) for a in address]
-        key_sub = _sub_word(bank, _select(dec, directions, lambda d: step.sbox_input(key, d)))
+        key_sub = _sub_word(bank, _wire(m, _select(dec, directions,
+                                                   lambda d: step.sbox_input(key, d)),
+                                        "key_sbox_in"))
 
         # Rotate flag and Rcon of each round, by direction, as small lookup tables.
         def schedule_table(d):
@@ -601,12 +621,15 @@ class AESIterative(_AESCore):
 
         def advance(d):
             rotate, rcon = schedule_table(d)
-            return step.advance(key, key_sub, rotate, rcon, d)
+            return step.advance(m, "dec" if d else "enc", key, key_sub, rotate, rcon, d)
 
         next_key, round_key = _select(dec, directions, advance)
+        next_key = _wire(m, next_key, "next_key")
         last = round_index == self.rounds
-        middle_round = Cat(*_linear_layer(t, round_key, dec, directions, last=False))
-        last_round = Cat(*_linear_layer(t, round_key, dec, directions, last=True))
+        middle_round = _wire(m, Cat(*_linear_layer(m, "middle", t, round_key, dec, directions,
+                                                   last=False)), "middle_round")
+        last_round = _wire(m, Cat(*_linear_layer(m, "last", t, round_key, dec, directions,
+                                                 last=True)), "last_round")
 
         accept = Signal()
         leave = Signal()
@@ -692,7 +715,7 @@ class KeyScheduleUnit(wiring.Component):
                 for r in range(self.steps + 2)]
         rotate = Array(C(rot, 1) for rot, _ in rows)[index]
         rcon = Array(C(rc, 8) for _, rc in rows)[index]
-        next_key, _ = step.advance(key, key_sub, rotate, rcon, False)
+        next_key, _ = step.advance(m, "ks", key, key_sub, rotate, rcon, False)
         m.d.comb += [
             self.i_stream.ready.eq(~busy & (~done | self.o_stream.ready)),
             self.o_stream.valid.eq(done),

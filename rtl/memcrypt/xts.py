@@ -1,0 +1,234 @@
+"""AES-XTS over one 64-byte line, after IEEE 1619-2007 §5 (XTS-AES) and NIST SP 800-38E.
+
+memcrypt's convention, fixed for the whole project: the data unit is one 64-byte line;
+its tweak is the line's stripped physical byte address as a 128-bit little-endian
+integer; byte ``k`` of the line is bits ``[8k+7:8k]`` of the 512-bit line; key 1 is the
+data key and key 2 the tweak key.
+
+For a line ``P_0..P_3`` (four 16-byte blocks) with tweak ``i``::
+
+    T_0 = E_key2(i)                 (always the encrypt direction, even when decrypting)
+    T_j = T_{j-1} * alpha           (GF(2^128), combinational)
+    C_j = E_key1(P_j ^ T_j) ^ T_j   (decrypt: P_j = D_key1(C_j ^ T_j) ^ T_j)
+"""
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .aes import AESIterative, AESPipeline, Direction, _check_parameters
+
+__all__ = ["mul_alpha", "AlphaMultiplier", "XTSEngine", "xts_request_layout",
+           "xts_response_layout", "ARCHITECTURES"]
+
+ARCHITECTURES = ("pipelined", "iterative")
+BLOCKS_PER_LINE = 4
+
+
+def mul_alpha(tweak):
+    """Multiply a 128-bit tweak by alpha (the polynomial x) modulo x^128 + x^7 + x^2 + x + 1.
+
+    IEEE 1619-2007 §5.2: shift the little-endian 128-bit value left by one; if bit 127
+    falls out, XOR 0x87 into byte 0. Pure wiring and four XOR gates.
+    """
+    shifted = Cat(C(0, 1), tweak[:127])
+    return shifted ^ Mux(tweak[127], C(0x87, 128), C(0, 128))
+
+
+class AlphaMultiplier(wiring.Component):
+    """:func:`mul_alpha` as a component (for the formal specification and for reuse).
+
+    Members
+    -------
+    tweak : In(128)
+    product : Out(128)
+        ``tweak * alpha``, combinationally.
+    """
+
+    tweak: In(128)
+    product: Out(128)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.product.eq(mul_alpha(self.tweak))
+        return m
+
+
+def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
+    """A line to transform: ``data`` (512), ``data_key``, ``tweak_key``, ``tweak`` (128),
+    ``decrypt`` (``BOTH`` only), ``tag``.
+
+    ``data_key`` is key 1 when encrypting and key 1's decryption start key (see
+    :class:`memcrypt.aes.KeyScheduleUnit`) when decrypting; ``tweak_key`` is key 2.
+    """
+    fields = {"data": 128 * BLOCKS_PER_LINE, "data_key": key_bits, "tweak_key": key_bits,
+              "tweak": 128}
+    if direction == Direction.BOTH:
+        fields["decrypt"] = 1
+    fields["tag"] = tag_width
+    return data.StructLayout(fields)
+
+
+def xts_response_layout(tag_width: int):
+    """The transformed line and its request's tag."""
+    return data.StructLayout({"data": 128 * BLOCKS_PER_LINE, "tag": tag_width})
+
+
+class XTSEngine(wiring.Component):
+    """AES-XTS engine for 64-byte lines: a tweak core beside a data core.
+
+    The tweak core (encrypt only) computes ``T_0 = E_key2(tweak)`` while the line waits in
+    a request FIFO; the sequencer then feeds the line's four blocks, masked with
+    ``T_0 .. T_3``, into the data core, one per clock, and keeps each mask in a FIFO until
+    its block comes out. Lines leave in the order they came in. A pipelined engine sustains
+    one line every four clocks.
+
+    Parameters
+    ----------
+    key_bits : int
+        128 (XTS-AES-128) or 256 (XTS-AES-256): the size of *each* of the two keys.
+    architecture : str
+        ``"pipelined"`` or ``"iterative"`` (both AES cores).
+    direction : Direction or str
+        ``"encrypt"``, ``"decrypt"`` or ``"both"``.
+    tag_width : int
+        Width of the user tag carried with each line.
+    sbox : str
+        S-box style of pipelined cores (``"bram"`` or ``"lut"``).
+
+    Members
+    -------
+    i_stream : In(stream.Signature(xts_request_layout(...)))
+    o_stream : Out(stream.Signature(xts_response_layout(tag_width)))
+    """
+
+    def __init__(self, *, key_bits=128, architecture="pipelined", direction="both",
+                 tag_width=8, sbox="bram"):
+        key_bits, direction, tag_width = _check_parameters(key_bits, direction, tag_width)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"Architecture must be 'pipelined' or 'iterative', "
+                             f"not {architecture!r}")
+        self._key_bits, self._direction, self._tag_width = key_bits, direction, tag_width
+        self._architecture = architecture
+        if architecture == "pipelined":
+            self._tweak_core = AESPipeline(key_bits=key_bits, direction="encrypt",
+                                           tag_width=0, sbox=sbox)
+            self._data_core = AESPipeline(key_bits=key_bits, direction=direction,
+                                          tag_width=0, sbox=sbox)
+        else:
+            self._tweak_core = AESIterative(key_bits=key_bits, direction="encrypt", tag_width=0)
+            self._data_core = AESIterative(key_bits=key_bits, direction=direction, tag_width=0)
+        super().__init__({
+            "i_stream": In(stream.Signature(
+                xts_request_layout(key_bits, direction, tag_width))),
+            "o_stream": Out(stream.Signature(xts_response_layout(tag_width))),
+        })
+
+    @property
+    def key_bits(self):
+        return self._key_bits
+
+    @property
+    def direction(self):
+        return self._direction
+
+    @property
+    def architecture(self):
+        return self._architecture
+
+    @property
+    def tag_width(self):
+        return self._tag_width
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tweak_core = tweak_core = self._tweak_core
+        m.submodules.data_core = data_core = self._data_core
+        both = self._direction == Direction.BOTH
+
+        # Lines wait here while their tweak is encrypted.
+        pending_fields = {"data": 512, "data_key": self._key_bits, "decrypt": 1,
+                          "tag": self._tag_width}
+        pending_layout = data.StructLayout(pending_fields)
+        pending_depth = 8 if self._architecture == "pipelined" else 2
+        m.submodules.pending = pending = fifo.SyncFIFOBuffered(
+            width=pending_layout.size, depth=pending_depth)
+        request = self.i_stream.payload
+        pending_in = Signal(pending_layout)
+        m.d.comb += [
+            pending_in.data.eq(request.data),
+            pending_in.data_key.eq(request.data_key),
+            pending_in.decrypt.eq(request.decrypt if both else
+                                  int(self._direction == Direction.DECRYPT)),
+            pending_in.tag.eq(request.tag),
+            pending.w_data.eq(pending_in.as_value()),
+            tweak_core.i_stream.payload.block.eq(request.tweak),
+            tweak_core.i_stream.payload.key.eq(request.tweak_key),
+            tweak_core.i_stream.valid.eq(self.i_stream.valid & pending.w_rdy),
+            pending.w_en.eq(self.i_stream.valid & tweak_core.i_stream.ready),
+            self.i_stream.ready.eq(tweak_core.i_stream.ready & pending.w_rdy),
+        ]
+
+        # Sequencer: four masked blocks per line into the data core.
+        mask_layout = data.StructLayout({"mask": 128, "last": 1, "tag": self._tag_width})
+        capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 1) + 1
+        m.submodules.masks = masks = fifo.SyncFIFOBuffered(
+            width=mask_layout.size, depth=capacity)
+        line = data.View(pending_layout, pending.r_data)
+        beat = Signal(range(BLOCKS_PER_LINE))
+        next_tweak = Signal(128)
+        mask = Signal(128)
+        mask_in = Signal(mask_layout)
+        feed = Signal()
+        last_beat = beat == BLOCKS_PER_LINE - 1
+        m.d.comb += [
+            mask.eq(Mux(beat == 0, tweak_core.o_stream.payload.block, next_tweak)),
+            data_core.i_stream.payload.block.eq(line.data.word_select(beat, 128) ^ mask),
+            data_core.i_stream.payload.key.eq(line.data_key),
+            data_core.i_stream.valid.eq(tweak_core.o_stream.valid & pending.r_rdy & masks.w_rdy),
+            feed.eq(data_core.i_stream.valid & data_core.i_stream.ready),
+            mask_in.mask.eq(mask),
+            mask_in.last.eq(last_beat),
+            mask_in.tag.eq(line.tag),
+            masks.w_data.eq(mask_in.as_value()),
+            masks.w_en.eq(feed),
+            tweak_core.o_stream.ready.eq(feed & last_beat),
+            pending.r_en.eq(feed & last_beat),
+        ]
+        if both:
+            m.d.comb += data_core.i_stream.payload.decrypt.eq(line.decrypt)
+        with m.If(feed):
+            m.d.sync += [next_tweak.eq(mul_alpha(mask)), beat.eq(beat + 1)]
+
+        # Unmasking and line assembly.
+        head = data.View(mask_layout, masks.r_data)
+        result = Signal(128)
+        collected = Signal(128 * (BLOCKS_PER_LINE - 1))
+        out_beat = Signal(range(BLOCKS_PER_LINE))
+        out_valid = Signal()
+        out_data = Signal(512)
+        out_tag = Signal(self._tag_width)
+        take = Signal()
+        blocked = Signal()
+        m.d.comb += [
+            result.eq(data_core.o_stream.payload.block ^ head.mask),
+            blocked.eq(head.last & out_valid & ~self.o_stream.ready),
+            data_core.o_stream.ready.eq(masks.r_rdy & ~blocked),
+            take.eq(data_core.o_stream.valid & data_core.o_stream.ready),
+            masks.r_en.eq(take),
+            self.o_stream.valid.eq(out_valid),
+            self.o_stream.payload.data.eq(out_data),
+            self.o_stream.payload.tag.eq(out_tag),
+        ]
+        with m.If(self.o_stream.valid & self.o_stream.ready):
+            m.d.sync += out_valid.eq(0)
+        with m.If(take):
+            m.d.sync += out_beat.eq(out_beat + 1)
+            with m.Switch(out_beat):
+                for index in range(BLOCKS_PER_LINE - 1):
+                    with m.Case(index):
+                        m.d.sync += collected.word_select(index, 128).eq(result)
+                with m.Default():
+                    m.d.sync += [out_data.eq(Cat(collected, result)), out_tag.eq(head.tag),
+                                 out_valid.eq(1)]
+        return m
