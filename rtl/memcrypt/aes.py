@@ -246,13 +246,20 @@ def block_input_layout(key_bits: int, direction: Direction, tag_width: int) -> d
     fields = {"block": 128, "key": key_bits}
     if direction == Direction.BOTH:
         fields["decrypt"] = 1
-    fields["tag"] = tag_width
+    if tag_width:
+        fields["tag"] = tag_width
     return data.StructLayout(fields)
 
 
 def block_output_layout(tag_width: int) -> data.StructLayout:
-    """Payload of a core's output: the transformed block and the tag it came in with."""
-    return data.StructLayout({"block": 128, "tag": tag_width})
+    """Payload of a core's output: the transformed block and the tag it came in with.
+
+    A core built with ``tag_width=0`` has no ``tag`` field at all.
+    """
+    fields = {"block": 128}
+    if tag_width:
+        fields["tag"] = tag_width
+    return data.StructLayout(fields)
 
 
 def _check_parameters(key_bits, direction, tag_width):
@@ -468,25 +475,30 @@ class AESPipeline(_AESCore):
         decrypt = self._decrypt_flag(payload)
         state = Signal(128, name="s0_state")
         key = Signal(self.key_bits, name="s0_key")
-        valid = Signal(name="s0_valid")
-        stage_valids = [valid]
-        tag = Signal(self.tag_width, name="s0_tag")
-        dec = Signal(name="s0_decrypt")
+        # What travels beside the data: valid, decrypt and the tag.
+        sideband_fields = {"valid": 1, "decrypt": 1}
+        if self.tag_width:
+            sideband_fields["tag"] = self.tag_width
+        sideband_layout = data.StructLayout(sideband_fields)
+        side = Signal(sideband_layout, name="s0_side")
+        stage_valids = [side.valid]
         first_key = _select(decrypt, directions,
                             lambda d: step.initial_round_key(payload.key, d))
         m.d.sync += [
             state.eq(payload.block ^ first_key),
             key.eq(payload.key),
-            valid.eq(accept),
-            tag.eq(payload.tag),
-            dec.eq(decrypt),
+            side.valid.eq(accept),
+            side.decrypt.eq(decrypt),
         ]
+        if self.tag_width:
+            m.d.sync += side.tag.eq(payload.tag)
 
         for r in range(1, self.rounds + 1):
             last = r == self.rounds
             bank = _SBoxBank(m, f"r{r}", directions, self._sbox, registered=True)
             # S-box stage.
             s_bytes = _bytes(state, 16)
+            dec = side.decrypt
             address = _select(dec, directions,
                               lambda d, s=s_bytes: inv_shift_rows(s) if d else s)
             t = [bank.lookup(a, dec) for a in address]
@@ -497,11 +509,10 @@ class AESPipeline(_AESCore):
                              f"r{r}_key_sbox_in")
                 key_sub = _sub_word(bank, key_word)
             t_key = Signal(self.key_bits, name=f"r{r}a_key")
-            t_valid = Signal(name=f"r{r}a_valid")
-            t_tag = Signal(self.tag_width, name=f"r{r}a_tag")
-            t_dec = Signal(name=f"r{r}a_decrypt")
-            m.d.sync += [t_key.eq(key), t_valid.eq(valid), t_tag.eq(tag), t_dec.eq(dec)]
-            stage_valids.append(t_valid)
+            t_side = Signal(sideband_layout, name=f"r{r}a_side")
+            m.d.sync += [t_key.eq(key), t_side.eq(side)]
+            stage_valids.append(t_side.valid)
+            t_dec = t_side.decrypt
 
             # Linear stage.
             if need_key_sbox:
@@ -518,15 +529,12 @@ class AESPipeline(_AESCore):
             result = _linear_layer(m, f"r{r}", t, round_key, t_dec, directions, last)
             state = Signal(128, name=f"r{r}b_state")
             new_key = Signal(self.key_bits, name=f"r{r}b_key")
-            new_valid = Signal(name=f"r{r}b_valid")
-            new_tag = Signal(self.tag_width, name=f"r{r}b_tag")
-            new_dec = Signal(name=f"r{r}b_decrypt")
-            m.d.sync += [state.eq(Cat(*result)), new_valid.eq(t_valid),
-                         new_tag.eq(t_tag), new_dec.eq(t_dec)]
+            new_side = Signal(sideband_layout, name=f"r{r}b_side")
+            m.d.sync += [state.eq(Cat(*result)), new_side.eq(t_side)]
             if not last:
                 m.d.sync += new_key.eq(next_key)
-            stage_valids.append(new_valid)
-            key, valid, tag, dec = new_key, new_valid, new_tag, new_dec
+            stage_valids.append(new_side.valid)
+            key, side, dec = new_key, new_side, new_side.decrypt
 
         # Output FIFO and the credit counter that keeps it from overflowing.
         out_layout = block_output_layout(self.tag_width)
@@ -535,15 +543,16 @@ class AESPipeline(_AESCore):
         out_word = Signal(out_layout)
         m.d.comb += [
             out_word.block.eq(state),
-            out_word.tag.eq(tag),
             out_fifo.w_data.eq(out_word.as_value()),
-            out_fifo.w_en.eq(valid),
+            out_fifo.w_en.eq(side.valid),
             self.o_stream.payload.eq(out_fifo.r_data),
             self.o_stream.valid.eq(out_fifo.r_rdy),
             out_fifo.r_en.eq(self.o_stream.ready),
         ]
         outstanding = Signal(range(self.fifo_depth + 1))
         delivered = Signal()
+        if self.tag_width:
+            m.d.comb += out_word.tag.eq(side.tag)
         m.d.comb += [
             delivered.eq(self.o_stream.valid & self.o_stream.ready),
             self.i_stream.ready.eq(outstanding < self.fifo_depth),
@@ -598,7 +607,7 @@ class AESIterative(_AESCore):
 
         state = Signal(128)
         key = Signal(self.key_bits)
-        tag = Signal(self.tag_width)
+        tag = Signal(self.tag_width) if self.tag_width else None
         dec = Signal()
         round_index = Signal(range(self.rounds + 2))
         busy = Signal()
@@ -615,7 +624,7 @@ class AESIterative(_AESCore):
         # Rotate flag and Rcon of each round, by direction, as small lookup tables.
         def schedule_table(d):
             rows = [step.schedule(r, d) if 1 <= r <= self.rounds else (False, 0)
-                    for r in range(self.rounds + 2)]
+                    for r in range(1 << len(round_index))]
             return (Array(C(rot, 1) for rot, _ in rows)[round_index],
                     Array(C(rcon, 8) for _, rcon in rows)[round_index])
 
@@ -639,8 +648,9 @@ class AESIterative(_AESCore):
             accept.eq(self.i_stream.valid & self.i_stream.ready),
             self.o_stream.valid.eq(done),
             self.o_stream.payload.block.eq(state),
-            self.o_stream.payload.tag.eq(tag),
         ]
+        if self.tag_width:
+            m.d.comb += self.o_stream.payload.tag.eq(tag)
         with m.If(leave):
             m.d.sync += done.eq(0)
         with m.If(accept):
@@ -649,11 +659,12 @@ class AESIterative(_AESCore):
                 state.eq(payload.block ^ _select(
                     decrypt, directions, lambda d: step.initial_round_key(payload.key, d))),
                 key.eq(payload.key),
-                tag.eq(payload.tag),
                 dec.eq(decrypt),
                 round_index.eq(1),
                 busy.eq(1),
             ]
+            if self.tag_width:
+                m.d.sync += tag.eq(payload.tag)
         with m.Elif(busy):
             m.d.sync += [
                 state.eq(Mux(last, last_round, middle_round)),
@@ -712,7 +723,7 @@ class KeyScheduleUnit(wiring.Component):
         bank = _SBoxBank(m, "ks", [False], SBoxStyle.LUT, registered=False)
         key_sub = _sub_word(bank, step.sbox_input(key, False))
         rows = [step.schedule(r, False) if 1 <= r <= self.steps else (False, 0)
-                for r in range(self.steps + 2)]
+                for r in range(1 << len(index))]
         rotate = Array(C(rot, 1) for rot, _ in rows)[index]
         rcon = Array(C(rc, 8) for _, rc in rows)[index]
         next_key, _ = step.advance(m, "ks", key, key_sub, rotate, rcon, False)

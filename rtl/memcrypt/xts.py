@@ -12,7 +12,7 @@ For a line ``P_0..P_3`` (four 16-byte blocks) with tweak ``i``::
     C_j = E_key1(P_j ^ T_j) ^ T_j   (decrypt: P_j = D_key1(C_j ^ T_j) ^ T_j)
 """
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -150,7 +150,8 @@ class XTSEngine(wiring.Component):
         pending_fields = {"data": 512, "data_key": self._key_bits, "decrypt": 1,
                           "tag": self._tag_width}
         pending_layout = data.StructLayout(pending_fields)
-        pending_depth = 8 if self._architecture == "pipelined" else 2
+        # (SyncFIFOBuffered of depth n is an n-1 deep memory plus an output register.)
+        pending_depth = 9 if self._architecture == "pipelined" else 3
         m.submodules.pending = pending = fifo.SyncFIFOBuffered(
             width=pending_layout.size, depth=pending_depth)
         request = self.i_stream.payload
@@ -171,7 +172,7 @@ class XTSEngine(wiring.Component):
 
         # Sequencer: four masked blocks per line into the data core.
         mask_layout = data.StructLayout({"mask": 128, "last": 1, "tag": self._tag_width})
-        capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 1) + 1
+        capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 2) + 1
         m.submodules.masks = masks = fifo.SyncFIFOBuffered(
             width=mask_layout.size, depth=capacity)
         line = data.View(pending_layout, pending.r_data)
@@ -180,10 +181,11 @@ class XTSEngine(wiring.Component):
         mask = Signal(128)
         mask_in = Signal(mask_layout)
         feed = Signal()
+        plaintext_blocks = Array(line.data[128 * i:128 * (i + 1)] for i in range(BLOCKS_PER_LINE))
         last_beat = beat == BLOCKS_PER_LINE - 1
         m.d.comb += [
-            mask.eq(Mux(beat == 0, tweak_core.o_stream.payload.block, next_tweak)),
-            data_core.i_stream.payload.block.eq(line.data.word_select(beat, 128) ^ mask),
+            mask.eq(Mux(beat.any(), next_tweak, tweak_core.o_stream.payload.block)),
+            data_core.i_stream.payload.block.eq(plaintext_blocks[beat] ^ mask),
             data_core.i_stream.payload.key.eq(line.data_key),
             data_core.i_stream.valid.eq(tweak_core.o_stream.valid & pending.r_rdy & masks.w_rdy),
             feed.eq(data_core.i_stream.valid & data_core.i_stream.ready),
@@ -204,7 +206,6 @@ class XTSEngine(wiring.Component):
         head = data.View(mask_layout, masks.r_data)
         result = Signal(128)
         collected = Signal(128 * (BLOCKS_PER_LINE - 1))
-        out_beat = Signal(range(BLOCKS_PER_LINE))
         out_valid = Signal()
         out_data = Signal(512)
         out_tag = Signal(self._tag_width)
@@ -223,12 +224,10 @@ class XTSEngine(wiring.Component):
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += out_valid.eq(0)
         with m.If(take):
-            m.d.sync += out_beat.eq(out_beat + 1)
-            with m.Switch(out_beat):
-                for index in range(BLOCKS_PER_LINE - 1):
-                    with m.Case(index):
-                        m.d.sync += collected.word_select(index, 128).eq(result)
-                with m.Default():
-                    m.d.sync += [out_data.eq(Cat(collected, result)), out_tag.eq(head.tag),
-                                 out_valid.eq(1)]
+            # The first three blocks shift in from the top; the last completes the line.
+            with m.If(head.last):
+                m.d.sync += [out_data.eq(Cat(collected, result)), out_tag.eq(head.tag),
+                             out_valid.eq(1)]
+            with m.Else():
+                m.d.sync += collected.eq(Cat(collected[128:], result))
         return m
