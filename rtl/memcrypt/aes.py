@@ -384,7 +384,9 @@ class _SBoxBank:
                 rom = self._pending[1]
                 self._pending = None
             else:
-                rom = memory.Memory(shape=8, depth=len(table), init=table)
+                # Yosys would map a 2 Kbit ROM to logic unless asked for block RAM.
+                rom = memory.Memory(shape=8, depth=len(table), init=table,
+                                    attrs={"ram_style": "block"})
                 m.submodules[f"{self._name}_rom{self._count}"] = rom
                 self._pending = (key, rom)
             port = rom.read_port(domain="sync", transparent_for=())
@@ -473,21 +475,24 @@ class AESPipeline(_AESCore):
 
         # Input stage: initial AddRoundKey.
         decrypt = self._decrypt_flag(payload)
-        state = Signal(128, name="s0_state")
-        key = Signal(self.key_bits, name="s0_key")
-        # What travels beside the data: valid, decrypt and the tag.
-        sideband_fields = {"valid": 1, "decrypt": 1}
+        # Only the valid bits are reset: the datapath registers need none, which keeps the
+        # reset net off 20,000 flip-flops.
+        state = Signal(128, name="s0_state", reset_less=True)
+        key = Signal(self.key_bits, name="s0_key", reset_less=True)
+        # What travels beside the data: decrypt and the tag.
+        sideband_fields = {"decrypt": 1}
         if self.tag_width:
             sideband_fields["tag"] = self.tag_width
         sideband_layout = data.StructLayout(sideband_fields)
-        side = Signal(sideband_layout, name="s0_side")
-        stage_valids = [side.valid]
+        side = Signal(sideband_layout, name="s0_side", reset_less=True)
+        valid = Signal(name="s0_valid")
+        stage_valids = [valid]
         first_key = _select(decrypt, directions,
                             lambda d: step.initial_round_key(payload.key, d))
         m.d.sync += [
             state.eq(payload.block ^ first_key),
             key.eq(payload.key),
-            side.valid.eq(accept),
+            valid.eq(accept),
             side.decrypt.eq(decrypt),
         ]
         if self.tag_width:
@@ -508,10 +513,11 @@ class AESPipeline(_AESCore):
                                         lambda d, k=key: step.sbox_input(k, d)),
                              f"r{r}_key_sbox_in")
                 key_sub = _sub_word(bank, key_word)
-            t_key = Signal(self.key_bits, name=f"r{r}a_key")
-            t_side = Signal(sideband_layout, name=f"r{r}a_side")
-            m.d.sync += [t_key.eq(key), t_side.eq(side)]
-            stage_valids.append(t_side.valid)
+            t_key = Signal(self.key_bits, name=f"r{r}a_key", reset_less=True)
+            t_side = Signal(sideband_layout, name=f"r{r}a_side", reset_less=True)
+            t_valid = Signal(name=f"r{r}a_valid")
+            m.d.sync += [t_key.eq(key), t_side.eq(side), t_valid.eq(valid)]
+            stage_valids.append(t_valid)
             t_dec = t_side.decrypt
 
             # Linear stage.
@@ -527,14 +533,15 @@ class AESPipeline(_AESCore):
                 round_key = _select(t_dec, directions,
                                     lambda d, k=t_key: k[:128] if d else k[128:])
             result = _linear_layer(m, f"r{r}", t, round_key, t_dec, directions, last)
-            state = Signal(128, name=f"r{r}b_state")
-            new_key = Signal(self.key_bits, name=f"r{r}b_key")
-            new_side = Signal(sideband_layout, name=f"r{r}b_side")
-            m.d.sync += [state.eq(Cat(*result)), new_side.eq(t_side)]
+            state = Signal(128, name=f"r{r}b_state", reset_less=True)
+            new_key = Signal(self.key_bits, name=f"r{r}b_key", reset_less=True)
+            new_side = Signal(sideband_layout, name=f"r{r}b_side", reset_less=True)
+            new_valid = Signal(name=f"r{r}b_valid")
+            m.d.sync += [state.eq(Cat(*result)), new_side.eq(t_side), new_valid.eq(t_valid)]
             if not last:
                 m.d.sync += new_key.eq(next_key)
-            stage_valids.append(new_side.valid)
-            key, side, dec = new_key, new_side, new_side.decrypt
+            stage_valids.append(new_valid)
+            key, side, valid, dec = new_key, new_side, new_valid, new_side.decrypt
 
         # Output FIFO and the credit counter that keeps it from overflowing.
         out_layout = block_output_layout(self.tag_width)
@@ -544,7 +551,7 @@ class AESPipeline(_AESCore):
         m.d.comb += [
             out_word.block.eq(state),
             out_fifo.w_data.eq(out_word.as_value()),
-            out_fifo.w_en.eq(side.valid),
+            out_fifo.w_en.eq(valid),
             self.o_stream.payload.eq(out_fifo.r_data),
             self.o_stream.valid.eq(out_fifo.r_rdy),
             out_fifo.r_en.eq(self.o_stream.ready),
@@ -605,8 +612,8 @@ class AESIterative(_AESCore):
         step = _KeyStep(self.key_bits)
         payload = self.i_stream.payload
 
-        state = Signal(128)
-        key = Signal(self.key_bits)
+        state = Signal(128, reset_less=True)
+        key = Signal(self.key_bits, reset_less=True)
         tag = Signal(self.tag_width) if self.tag_width else None
         dec = Signal()
         round_index = Signal(range(self.rounds + 2))

