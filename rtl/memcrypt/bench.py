@@ -221,7 +221,7 @@ def run_aes_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), jobs
             echo(f"[{config.name}] nextpnr-ecp5, {seeds} seed(s), {jobs} at a time "
                  f"(LUT4 {result.lut4}, FF {result.ff}, DP16KD {result.bram})")
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                fmax = list(pool.map(lambda s: place_and_route(netlist, folder, s),
+                fmax = list(pool.map(place_and_route, [netlist] * seeds, [folder] * seeds,
                                      range(1, seeds + 1)))
             result.fmax_seeds = [round(f, 1) for f in fmax if f is not None]
             if result.fmax_seeds:
