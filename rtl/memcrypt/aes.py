@@ -20,13 +20,15 @@ Bit order: byte ``k`` of a block or key (FIPS-197 ``in[k]``, ``key[k]``) is bits
 AES block.
 """
 
+import contextlib
+
 from amaranth.hdl import Array, Assert, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = [
     "Direction", "SBoxStyle", "AESPipeline", "AESIterative", "KeyScheduleUnit",
-    "block_input_layout", "block_output_layout", "make_sbox_tables",
+    "block_input_layout", "block_output_layout", "make_sbox_tables", "rejecting_parameters",
 ]
 
 
@@ -262,6 +264,17 @@ def block_output_layout(tag_width: int) -> data.StructLayout:
     return data.StructLayout(fields)
 
 
+@contextlib.contextmanager
+def rejecting_parameters(elaboratable):
+    """Construct ``elaboratable`` inside this block; if a parameter check raises, the
+    half-built object is marked so that Amaranth does not also warn it was never used."""
+    try:
+        yield
+    except Exception:
+        elaboratable._MustUse__silence = True
+        raise
+
+
 def _check_parameters(key_bits, direction, tag_width):
     if not isinstance(key_bits, int) or isinstance(key_bits, bool):
         raise TypeError(f"Key size must be an integer, not {key_bits!r}")
@@ -281,8 +294,9 @@ def _check_parameters(key_bits, direction, tag_width):
 
 class _AESCore(wiring.Component):
     def __init__(self, *, key_bits, direction, tag_width):
-        self._key_bits, self._direction, self._tag_width = _check_parameters(
-            key_bits, direction, tag_width)
+        with rejecting_parameters(self):
+            self._key_bits, self._direction, self._tag_width = _check_parameters(
+                key_bits, direction, tag_width)
         self._rounds = 10 if self._key_bits == 128 else 14
         super().__init__({
             "i_stream": In(stream.Signature(
@@ -447,6 +461,7 @@ class AESPipeline(_AESCore):
         try:
             self._sbox = SBoxStyle(sbox)
         except ValueError:
+            self._MustUse__silence = True
             raise ValueError(f"S-box style must be 'bram' or 'lut', not {sbox!r}") from None
         super().__init__(key_bits=key_bits, direction=direction, tag_width=tag_width)
 
@@ -704,7 +719,8 @@ class KeyScheduleUnit(wiring.Component):
     """
 
     def __init__(self, *, key_bits=128):
-        key_bits, _, _ = _check_parameters(key_bits, "encrypt", 0)
+        with rejecting_parameters(self):
+            key_bits, _, _ = _check_parameters(key_bits, "encrypt", 0)
         self._key_bits = key_bits
         super().__init__({
             "i_stream": In(stream.Signature(key_bits)),

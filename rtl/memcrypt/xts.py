@@ -16,7 +16,7 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .aes import AESIterative, AESPipeline, Direction, _check_parameters
+from .aes import AESIterative, AESPipeline, Direction, _check_parameters, rejecting_parameters
 
 __all__ = ["mul_alpha", "AlphaMultiplier", "XTSEngine", "xts_request_layout",
            "xts_response_layout", "ARCHITECTURES"]
@@ -65,13 +65,17 @@ def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
               "tweak": 128}
     if direction == Direction.BOTH:
         fields["decrypt"] = 1
-    fields["tag"] = tag_width
+    if tag_width:
+        fields["tag"] = tag_width
     return data.StructLayout(fields)
 
 
 def xts_response_layout(tag_width: int):
-    """The transformed line and its request's tag."""
-    return data.StructLayout({"data": 128 * BLOCKS_PER_LINE, "tag": tag_width})
+    """The transformed line and its request's tag (no ``tag`` field when ``tag_width`` is 0)."""
+    fields = {"data": 128 * BLOCKS_PER_LINE}
+    if tag_width:
+        fields["tag"] = tag_width
+    return data.StructLayout(fields)
 
 
 class XTSEngine(wiring.Component):
@@ -104,10 +108,11 @@ class XTSEngine(wiring.Component):
 
     def __init__(self, *, key_bits=128, architecture="pipelined", direction="both",
                  tag_width=8, sbox="bram"):
-        key_bits, direction, tag_width = _check_parameters(key_bits, direction, tag_width)
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"Architecture must be 'pipelined' or 'iterative', "
-                             f"not {architecture!r}")
+        with rejecting_parameters(self):
+            key_bits, direction, tag_width = _check_parameters(key_bits, direction, tag_width)
+            if architecture not in ARCHITECTURES:
+                raise ValueError(f"Architecture must be 'pipelined' or 'iterative', "
+                                 f"not {architecture!r}")
         self._key_bits, self._direction, self._tag_width = key_bits, direction, tag_width
         self._architecture = architecture
         if architecture == "pipelined":
@@ -148,7 +153,7 @@ class XTSEngine(wiring.Component):
 
         # Lines wait here while their tweak is encrypted.
         pending_fields = {"data": 512, "data_key": self._key_bits, "decrypt": 1,
-                          "tag": self._tag_width}
+                          "tag": max(1, self._tag_width)}
         pending_layout = data.StructLayout(pending_fields)
         # (SyncFIFOBuffered of depth n is an n-1 deep memory plus an output register.)
         pending_depth = 9 if self._architecture == "pipelined" else 3
@@ -161,7 +166,7 @@ class XTSEngine(wiring.Component):
             pending_in.data_key.eq(request.data_key),
             pending_in.decrypt.eq(request.decrypt if both else
                                   int(self._direction == Direction.DECRYPT)),
-            pending_in.tag.eq(request.tag),
+            pending_in.tag.eq(request.tag if self._tag_width else 0),
             pending.w_data.eq(pending_in.as_value()),
             tweak_core.i_stream.payload.block.eq(request.tweak),
             tweak_core.i_stream.payload.key.eq(request.tweak_key),
@@ -171,7 +176,8 @@ class XTSEngine(wiring.Component):
         ]
 
         # Sequencer: four masked blocks per line into the data core.
-        mask_layout = data.StructLayout({"mask": 128, "last": 1, "tag": self._tag_width})
+        mask_layout = data.StructLayout({"mask": 128, "last": 1,
+                                         "tag": max(1, self._tag_width)})
         capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 2) + 1
         m.submodules.masks = masks = fifo.SyncFIFOBuffered(
             width=mask_layout.size, depth=capacity)
@@ -208,7 +214,7 @@ class XTSEngine(wiring.Component):
         collected = Signal(128 * (BLOCKS_PER_LINE - 1), reset_less=True)
         out_valid = Signal()
         out_data = Signal(512, reset_less=True)
-        out_tag = Signal(self._tag_width)
+        out_tag = Signal(max(1, self._tag_width), reset_less=True)
         take = Signal()
         blocked = Signal()
         m.d.comb += [
@@ -219,8 +225,9 @@ class XTSEngine(wiring.Component):
             masks.r_en.eq(take),
             self.o_stream.valid.eq(out_valid),
             self.o_stream.payload.data.eq(out_data),
-            self.o_stream.payload.tag.eq(out_tag),
         ]
+        if self._tag_width:
+            m.d.comb += self.o_stream.payload.tag.eq(out_tag)
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += out_valid.eq(0)
         with m.If(take):

