@@ -369,11 +369,12 @@ class _SBoxBank:
     """S-box lookups for one pipeline stage: ``lookup(m, address, inverse)`` returns the
     substituted byte one clock later (``registered``) or in the same cycle."""
 
-    def __init__(self, m, name, directions, style, registered):
+    def __init__(self, m, name, directions, style, registered, output_register=False):
         self._m, self._name = m, name
         self._both = len(directions) == 2
         self._only_inverse = directions == [True]
         self._style, self._registered = style, registered
+        self._output_register = output_register
         self._pending = None
         self._count = 0
 
@@ -404,7 +405,13 @@ class _SBoxBank:
                 m.submodules[f"{self._name}_rom{self._count}"] = rom
                 self._pending = (key, rom)
             port = rom.read_port(domain="sync", transparent_for=())
-            m.d.comb += [port.addr.eq(address), result.eq(port.data)]
+            m.d.comb += port.addr.eq(address)
+            if self._output_register:
+                # ECP5 block RAM is slow from clock to data (5.8 ns without its own output
+                # register, which Yosys does not infer): retime in the fabric next to it.
+                m.d.sync += result.eq(port.data)
+            else:
+                m.d.comb += result.eq(port.data)
         else:
             rom = memory.Memory(shape=8, depth=len(table), init=table)
             m.submodules[f"{self._name}_rom{self._count}"] = rom
@@ -457,13 +464,28 @@ class AESPipeline(_AESCore):
         On a bad parameter.
     """
 
-    def __init__(self, *, key_bits=128, direction="both", tag_width=8, sbox="bram"):
+    def __init__(self, *, key_bits=128, direction="both", tag_width=8, sbox="bram",
+                 stages_per_round=None):
         try:
             self._sbox = SBoxStyle(sbox)
         except ValueError:
             self._MustUse__silence = True
             raise ValueError(f"S-box style must be 'bram' or 'lut', not {sbox!r}") from None
+        if stages_per_round is None:
+            stages_per_round = 3 if self._sbox == SBoxStyle.BRAM else 2
+        if stages_per_round not in (2, 3) or isinstance(stages_per_round, bool):
+            self._MustUse__silence = True
+            raise ValueError(f"Stages per round must be 2 or 3, not {stages_per_round!r}")
+        if stages_per_round == 3 and self._sbox != SBoxStyle.BRAM:
+            self._MustUse__silence = True
+            raise ValueError("Three stages per round need block-RAM S-boxes (sbox='bram')")
+        self._stages_per_round = stages_per_round
         super().__init__(key_bits=key_bits, direction=direction, tag_width=tag_width)
+
+    @property
+    def stages_per_round(self):
+        """2 (S-box, linear layer) or 3 (block-RAM S-box, its output register, linear)."""
+        return self._stages_per_round
 
     @property
     def sbox(self):
@@ -471,8 +493,9 @@ class AESPipeline(_AESCore):
 
     @property
     def latency(self):
-        """Cycles from an input handshake to the block being valid at the output."""
-        return 1 + 2 * self.rounds + 1
+        """Clock edges from a block's input handshake to its output handshake (output ready):
+        the input stage, the round stages, and two through the output FIFO."""
+        return 1 + self._stages_per_round * self.rounds + 2
 
     @property
     def fifo_depth(self):
@@ -515,7 +538,8 @@ class AESPipeline(_AESCore):
 
         for r in range(1, self.rounds + 1):
             last = r == self.rounds
-            bank = _SBoxBank(m, f"r{r}", directions, self._sbox, registered=True)
+            bank = _SBoxBank(m, f"r{r}", directions, self._sbox, registered=True,
+                             output_register=self._stages_per_round == 3)
             # S-box stage.
             s_bytes = _bytes(state, 16)
             dec = side.decrypt
@@ -528,11 +552,13 @@ class AESPipeline(_AESCore):
                                         lambda d, k=key: step.sbox_input(k, d)),
                              f"r{r}_key_sbox_in")
                 key_sub = _sub_word(bank, key_word)
-            t_key = Signal(self.key_bits, name=f"r{r}a_key", reset_less=True)
-            t_side = Signal(sideband_layout, name=f"r{r}a_side", reset_less=True)
-            t_valid = Signal(name=f"r{r}a_valid")
-            m.d.sync += [t_key.eq(key), t_side.eq(side), t_valid.eq(valid)]
-            stage_valids.append(t_valid)
+            for stage in "ab"[:self._stages_per_round - 1]:
+                t_key = Signal(self.key_bits, name=f"r{r}{stage}_key", reset_less=True)
+                t_side = Signal(sideband_layout, name=f"r{r}{stage}_side", reset_less=True)
+                t_valid = Signal(name=f"r{r}{stage}_valid")
+                m.d.sync += [t_key.eq(key), t_side.eq(side), t_valid.eq(valid)]
+                stage_valids.append(t_valid)
+                key, side, valid = t_key, t_side, t_valid
             t_dec = t_side.decrypt
 
             # Linear stage.
@@ -548,10 +574,10 @@ class AESPipeline(_AESCore):
                 round_key = _select(t_dec, directions,
                                     lambda d, k=t_key: k[:128] if d else k[128:])
             result = _linear_layer(m, f"r{r}", t, round_key, t_dec, directions, last)
-            state = Signal(128, name=f"r{r}b_state", reset_less=True)
-            new_key = Signal(self.key_bits, name=f"r{r}b_key", reset_less=True)
-            new_side = Signal(sideband_layout, name=f"r{r}b_side", reset_less=True)
-            new_valid = Signal(name=f"r{r}b_valid")
+            state = Signal(128, name=f"r{r}_state", reset_less=True)
+            new_key = Signal(self.key_bits, name=f"r{r}_key", reset_less=True)
+            new_side = Signal(sideband_layout, name=f"r{r}_side", reset_less=True)
+            new_valid = Signal(name=f"r{r}_valid")
             m.d.sync += [state.eq(Cat(*result)), new_side.eq(t_side), new_valid.eq(t_valid)]
             if not last:
                 m.d.sync += new_key.eq(next_key)
@@ -618,7 +644,7 @@ class AESIterative(_AESCore):
 
     @property
     def latency(self):
-        """Cycles from an input handshake to the block being valid at the output."""
+        """Clock edges from a block's input handshake to its output handshake (output ready)."""
         return self.rounds + 1
 
     def elaborate(self, platform):
