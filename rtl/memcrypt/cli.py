@@ -6,6 +6,7 @@ the command with one readable line on stderr and exit status 2, never a tracebac
 
 import argparse
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -166,8 +167,6 @@ def _cmd_bench(args):
 # -- regress / tools --------------------------------------------------------------------------
 
 def _cmd_regress(args):
-    import subprocess
-
     root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "pytest", "--slow", "-n", "2", str(root / "tests")]
     return subprocess.call(command, cwd=root)
@@ -268,6 +267,9 @@ def main(argv=None):
     except (ValueError, TypeError) as error:
         print(f"memcrypt: error: {error}", file=sys.stderr)
         return 2
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        print(f"memcrypt: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("memcrypt: interrupted", file=sys.stderr)
         return 130
