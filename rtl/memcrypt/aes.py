@@ -413,7 +413,10 @@ class _SBoxBank:
             else:
                 m.d.comb += result.eq(port.data)
         else:
-            rom = memory.Memory(shape=8, depth=len(table), init=table)
+            # Kept in logic: Yosys would otherwise fold the register that follows into a
+            # synchronous read port and move the 512-entry tables into block RAM.
+            rom = memory.Memory(shape=8, depth=len(table), init=table,
+                                attrs={"ram_style": "logic"})
             m.submodules[f"{self._name}_rom{self._count}"] = rom
             port = rom.read_port(domain="comb")
             m.d.comb += port.addr.eq(address)
