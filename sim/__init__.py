@@ -1,0 +1,1 @@
+"""cocotb testbenches for memcrypt, run from pytest (tests/test_cocotb.py)."""

