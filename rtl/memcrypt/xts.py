@@ -156,7 +156,12 @@ class XTSEngine(wiring.Component):
                           "tag": max(1, self._tag_width)}
         pending_layout = data.StructLayout(pending_fields)
         # (SyncFIFOBuffered of depth n is an n-1 deep memory plus an output register.)
-        pending_depth = 9 if self._architecture == "pipelined" else 3
+        # To sustain a line every four clocks, as many lines must wait as arrive while one
+        # tweak goes through the tweak core.
+        if self._architecture == "pipelined":
+            pending_depth = (tweak_core.latency + BLOCKS_PER_LINE) // BLOCKS_PER_LINE + 3
+        else:
+            pending_depth = 3
         m.submodules.pending = pending = fifo.SyncFIFOBuffered(
             width=pending_layout.size, depth=pending_depth)
         request = self.i_stream.payload
