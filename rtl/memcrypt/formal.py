@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -231,6 +232,23 @@ def _parse_log(log: str, mode: str, workdir: Path) -> tuple[str, Path | None]:
     return status, (workdir / match[1] if match else None)
 
 
+def _run_sby(command, cwd, env, timeout) -> str:
+    """Run SymbiYosys in its own process group, so that a timeout (or Ctrl-C) also ends
+    the solvers it started."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return output
+
+
 def run_task(task: FormalTask, workdir: Path) -> FormalResult:
     """Write ``<workdir>/<name>.il`` and ``.sby``, run SymbiYosys, return the result.
 
@@ -249,10 +267,8 @@ def run_task(task: FormalTask, workdir: Path) -> FormalResult:
         if task.engine.startswith("abc") and shutil.which("berkeley-abc") is None \
                 and "MEMCRYPT_ABC" not in env:
             raise FileNotFoundError("abc engines need Debian's berkeley-abc")
-        process = subprocess.run([*_sby_command(env), "-f", sby_file.name], cwd=workdir,
-                                 env=env, capture_output=True, text=True,
-                                 timeout=task.timeout + 120)
-        log = process.stdout + process.stderr
+        log = _run_sby([*_sby_command(env), "-f", sby_file.name], workdir, env,
+                       task.timeout + 120)
         status, trace = _parse_log(log, task.mode, workdir)
     except Exception as error:  # noqa: BLE001  (reported as ERROR, with the reason)
         log = traceback.format_exc() + f"{type(error).__name__}: {error}"
