@@ -25,7 +25,7 @@ the blocks ahead of that position (later valid stages, FIFO words before it, the
 register) are the ones the specification counts ahead of the marked block.
 """
 
-from amaranth.hdl import Assert, Cat, Mux, Signal
+from amaranth.hdl import Assert, C, Cat, Mux, Signal
 from amaranth.lib import data
 
 from memcrypt.aes import AESPipeline, block_output_layout
@@ -52,7 +52,7 @@ def design(sbox="bram"):
 def stages(core):
     """The pipeline's register stages, input first: ``s0``, then per round the S-box
     stage(s) ``r<n>a`` (``r<n>b``) and the linear stage ``r<n>``."""
-    extra = "ab"[:getattr(core, "stages_per_round", 2) - 1]
+    extra = "abc"[:getattr(core, "stages_per_round", 2) - 1]
     return ["s0"] + [name for r in range(1, core.rounds + 1)
                      for name in [*(f"r{r}{x}" for x in extra), f"r{r}"]]
 
@@ -93,7 +93,6 @@ def invariants(m, spec, probe):
         return pending & (ahead == position)
 
     fifo = probe.sub("out_fifo")
-    level = fifo.signal("level")
     r_rdy = fifo.signal("r_rdy", 1)
     inner_level = fifo.signal("inner_level")
     consume = fifo.signal("consume")
@@ -120,20 +119,20 @@ def invariants(m, spec, probe):
             m.d.comb += Assert(at(r_rdy + i))
         places.append(marked)
 
-    # Pipeline stages, oldest first: a valid stage has the whole FIFO and the valid stages
-    # after it ahead of it. (Each position is kept to the width of the count: a growing sum
-    # would make the solver's work heavier for nothing.)
-    position = level
-    for stage in reversed(stages(core)):
+    # Pipeline stages: a valid stage has all held blocks ahead of it except itself and the
+    # valid stages before it (counted from the input, so that the FIFO's comings and goings
+    # do not enter a stage's position). Each count is kept to the width of the count.
+    before = C(0, 1)
+    for stage in stages(core):
         valid = probe.signal(f"{stage}_valid", 1)
         marked = Signal(name=f"{stage}_marked")
         m.d.comb += marked.eq(valid & (_stage_tag(probe, stage) == mark))
         with m.If(marked):
-            m.d.comb += Assert(at(position))
+            m.d.comb += Assert(at(spec.held - 1 - before))
         places.append(marked)
-        behind = Signal.like(spec.held, name=f"ahead_of_{stage}")
-        m.d.comb += behind.eq(position + valid)
-        position = behind
+        count = Signal.like(spec.held, name=f"valid_up_to_{stage}")
+        m.d.comb += count.eq(before + valid)
+        before = count
 
     with m.If(pending):
         m.d.comb += Assert(Cat(*places).any())

@@ -212,7 +212,7 @@ def _sby_command(env) -> list[str]:
 
 _DONE = re.compile(r"DONE \((\w+), rc=\d+\)")
 _TRACES = {
-    "FAIL": re.compile(r"summary: +counterexample trace: (\S+)"),
+    "FAIL": re.compile(r"summary: +counterexample trace(?: \[basecase\])?: (\S+)"),
     "UNKNOWN": re.compile(r"summary: +counterexample trace \[induction\]: (\S+)"),
     "PASS": re.compile(r"summary: +cover trace: (\S+)"),
 }
