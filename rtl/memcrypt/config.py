@@ -16,7 +16,8 @@ KeyID at or above it is invalid. Two meanings of the low KeyIDs are supported:
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["LINE_BYTES", "KEYID0_MODES", "MemcryptConfig", "PRESETS", "preset"]
+__all__ = ["LINE_BYTES", "KEYID0_MODES", "MemcryptConfig", "PRESETS", "preset",
+           "require_config"]
 
 LINE_BYTES = 64
 KEYID0_MODES = ("platform", "plaintext")
@@ -207,3 +208,12 @@ def preset(name: str) -> MemcryptConfig:
     except KeyError:
         raise ValueError(f"Unknown configuration {name!r}; presets: "
                          f"{', '.join(PRESETS)}") from None
+
+
+def require_config(component, config) -> MemcryptConfig:
+    """``config``, checked to be a :class:`MemcryptConfig` for ``component``'s constructor
+    (a refused component is marked so that Amaranth does not also warn it was unused)."""
+    if not isinstance(config, MemcryptConfig):
+        component._MustUse__silence = True
+        raise TypeError(f"config must be a MemcryptConfig, not {config!r}")
+    return config
