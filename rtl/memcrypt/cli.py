@@ -1,4 +1,5 @@
-"""The ``memcrypt`` command line: generate, demo, vectors, formal, build, bench, regress.
+"""The ``memcrypt`` command line: generate, demo, vectors, formal, build, bench, regmap,
+regress.
 
 Every subcommand explains itself with ``--help``; a wrong argument or a bad parameter ends
 the command with one readable line on stderr and exit status 2, never a traceback.
@@ -164,6 +165,26 @@ def _cmd_bench(args):
     return 0
 
 
+# -- regmap -----------------------------------------------------------------------------------
+
+def _cmd_regmap(args):
+    from .config import MemcryptConfig, preset
+    from .regmap_docs import stale_files, write_regmap
+
+    config = preset(args.config) if args.config is not None else MemcryptConfig()
+    if args.check:
+        stale = stale_files(config, Path(args.out))
+        if stale:
+            print(f"memcrypt: regmap: stale or missing: {', '.join(str(p) for p in stale)} "
+                  f"(run memcrypt regmap to regenerate)", file=sys.stderr)
+            return 1
+        print(f"up to date: {Path(args.out)}")
+        return 0
+    for path in write_regmap(config, Path(args.out)).values():
+        print(f"wrote {path}")
+    return 0
+
+
 # -- regress / tools --------------------------------------------------------------------------
 
 def _cmd_regress(args):
@@ -246,6 +267,23 @@ def _build_parser():
     p.add_argument("--jobs", type=int, default=1, help="place-and-route runs in parallel")
     p.add_argument("--workdir", default="build/bench", help="working folder")
     p.set_defaults(func=_cmd_bench)
+
+    from .config import PRESETS
+
+    p = sub.add_parser("regmap", help="write the register map: Markdown, C header, JSON",
+                       description="Write the control registers of a configuration as "
+                                   "registers.md (Markdown), memcrypt_regs.h (C header) and "
+                                   "memcrypt_regs.json into a folder, from memcrypt.regmap. "
+                                   "With --check, write nothing: exit 1 naming the files that "
+                                   "are missing or differ, exit 0 if all are current.")
+    p.add_argument("--config", metavar="PRESET",
+                   help=f"a preset configuration ({', '.join(PRESETS)}); "
+                        f"default: the default build, MemcryptConfig()")
+    p.add_argument("--out", default="docs", metavar="DIR",
+                   help="output folder (default: docs, in the current directory)")
+    p.add_argument("--check", action="store_true",
+                   help="compare instead of writing; exit 1 if a file is stale or missing")
+    p.set_defaults(func=_cmd_regmap)
 
     p = sub.add_parser("regress", help="run the whole test suite including long regressions")
     p.set_defaults(func=_cmd_regress)
