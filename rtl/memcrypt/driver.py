@@ -61,7 +61,8 @@ from .regmap import (
     register_map,
 )
 
-__all__ = ["DeviceError", "StatusReport", "FaultRecord", "AsyncDriver", "Driver"]
+__all__ = ["DeviceError", "StatusReport", "FaultRecord", "AsyncDriver", "Driver",
+           "run_to_completion"]
 
 _WORD = 0xFFFF_FFFF
 _KEY_FIELD_BYTES = 4 * KEY_FIELD_WORDS
