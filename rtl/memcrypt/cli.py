@@ -50,11 +50,15 @@ def _cmd_generate(args):
     params = _parse_params(args.param)
     component, merged = build_top(args.top, **params)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    name = args.name or f"memcrypt_{args.top}"
+    name = args.name or f"memcrypt_{args.top.replace('-', '_')}"
     written = write_outputs(component, args.output, name, formats=formats)
     print(f"top: {args.top} ({TOPS[args.top].summary})")
     for key, value in merged.items():
         print(f"  {key:12} = {value}")
+    config = getattr(component, "config", None)
+    if config is not None:
+        for line in config.describe():
+            print(f"  {line}")
     for figure, value in _derived_figures(component).items():
         print(f"  {figure:12} = {value}")
     for fmt, path in written.items():

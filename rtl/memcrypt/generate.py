@@ -4,11 +4,18 @@
 :func:`write_outputs`, so the Verilog that is simulated is the Verilog users get.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .aes import AESIterative, AESPipeline, KeyScheduleUnit
+from .config import MemcryptConfig, preset
+from .control import KeyControl
+from .keyed import KeyedEngine
 from .xts import XTSEngine
+
+#: Parameters of a :class:`~memcrypt.config.MemcryptConfig`, accepted by the tops built from
+#: one (over the named ``config`` preset).
+CONFIG_PARAMETERS = tuple(f.name for f in fields(MemcryptConfig) if f.name != "name")
 
 __all__ = ["TOPS", "TopSpec", "build_top", "write_outputs"]
 
@@ -18,9 +25,11 @@ class TopSpec:
     """A top that ``memcrypt generate`` knows: how to build it and its parameters."""
     summary: str
     defaults: dict
+    configured: bool = False     # also takes a ``config`` preset and its parameters
 
     def build(self, **params):
-        unknown = sorted(set(params) - set(self.defaults))
+        accepted = set(self.defaults) | (set(CONFIG_PARAMETERS) if self.configured else set())
+        unknown = sorted(set(params) - accepted)
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; "
                              f"this top takes {', '.join(sorted(self.defaults)) or 'none'}")
@@ -38,9 +47,20 @@ def _aes(architecture, **params):
 
 
 class _Top(TopSpec):
-    def __init__(self, summary, defaults, factory):
-        super().__init__(summary, defaults)
+    def __init__(self, summary, defaults, factory, configured=False):
+        super().__init__(summary, defaults, configured)
         object.__setattr__(self, "_factory", factory)
+
+
+def _configured(factory):
+    """A factory taking ``config`` (a preset name) and configuration overrides."""
+    def build(config, **params):
+        overrides = {name: params.pop(name) for name in CONFIG_PARAMETERS if name in params}
+        base = preset(config)
+        if overrides:
+            base = replace(base, **overrides, name=f"{base.name} (modified)")
+        return factory(base, **params)
+    return build
 
 
 TOPS = {
@@ -54,6 +74,16 @@ TOPS = {
         {"key_bits": 128, "architecture": "pipelined", "direction": "both", "tag_width": 8,
          "sbox": "bram"},
         _aes),
+    "control": _Top(
+        "Control interface: AXI4-Lite registers, PCONFIG-style key programming, key table "
+        "(memcrypt.control.KeyControl); configuration parameters override the preset",
+        {"config": "intel"},
+        _configured(KeyControl), configured=True),
+    "keyed-engine": _Top(
+        "Key table feeding the AES-XTS engine: KeyControl + XTSEngine "
+        "(memcrypt.keyed.KeyedEngine)",
+        {"config": "intel", "key_bits": 128, "architecture": "iterative", "sbox": "bram"},
+        _configured(KeyedEngine), configured=True),
     "keyschedule": _Top(
         "Decryption-start-key unit (memcrypt.aes.KeyScheduleUnit)",
         {"key_bits": 128},
