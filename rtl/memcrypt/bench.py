@@ -25,7 +25,8 @@ from .toolchain import setup_environment
 from .xts import XTSEngine
 
 __all__ = ["BenchConfig", "BENCH_CONFIGS", "measure_cycles", "synthesize", "place_and_route",
-           "run_aes_bench", "format_report"]
+           "run_aes_bench", "format_report", "ControlBenchConfig", "CONTROL_BENCH_CONFIGS",
+           "run_control_bench"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class BenchConfig:
     default: bool = True     # in the default `memcrypt bench aes` run
     ice40: bool = False      # also place and route on an iCE40 UP5K
     sbox: str = "bram"       # pipelined cores: "bram" or "lut"
+    stages_per_round: int | None = None   # pipelined cores: None for the core's default
 
     def build(self):
         if self.top == "xts":
@@ -45,7 +47,7 @@ class BenchConfig:
                              direction=self.direction, tag_width=8, sbox=self.sbox)
         if self.architecture == "pipelined":
             return AESPipeline(key_bits=self.key_bits, direction=self.direction, tag_width=8,
-                               sbox=self.sbox)
+                               sbox=self.sbox, stages_per_round=self.stages_per_round)
         return AESIterative(key_bits=self.key_bits, direction=self.direction, tag_width=8)
 
 
@@ -60,6 +62,8 @@ BENCH_CONFIGS = [
     # Block-RAM S-boxes: a tenth of the LUTs, half the ECP5-85F's block RAM.
     BenchConfig("aes128-pipelined-encrypt", "aes", 128, "pipelined", "encrypt"),
     BenchConfig("aes128-pipelined-both", "aes", 128, "pipelined", "both"),
+    BenchConfig("aes128-pipelined4-both", "aes", 128, "pipelined", "both",
+                stages_per_round=4),
     BenchConfig("aes128-iterative-encrypt", "aes", 128, "iterative", "encrypt", ice40=True),
     BenchConfig("aes128-iterative-both", "aes", 128, "iterative", "both", ice40=True),
     BenchConfig("xts128-pipelined-both", "xts", 128, "pipelined", "both"),
@@ -252,6 +256,65 @@ def run_aes_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), jobs
     (workdir / "bench.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     echo("")
     echo(format_report(results))
+    return results
+
+
+# -- the control interface and key table -------------------------------------------------------
+
+@dataclass(frozen=True)
+class ControlBenchConfig:
+    """A :class:`~memcrypt.control.KeyControl` build from a configuration preset."""
+    name: str
+    preset: str
+
+    def build(self):
+        from .config import preset  # noqa: PLC0415
+        from .control import KeyControl  # noqa: PLC0415
+        return KeyControl(preset(self.preset))
+
+
+CONTROL_BENCH_CONFIGS = [
+    ControlBenchConfig("control-keys1024", "keys1024"),
+    ControlBenchConfig("control-intel", "intel"),
+]
+
+
+def run_control_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=print):
+    """Area and Fmax of the control interface with its key table (ECP5-85F)."""
+    from .config import preset  # noqa: PLC0415
+    from .keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
+
+    rows = [("configuration", "keys", "table bits", "lookup", "LUT4", "FF", "DP16KD",
+             "Fmax seeds (MHz)", "median")]
+    results = []
+    for config in [c for c in CONTROL_BENCH_CONFIGS if c.name in names]:
+        build = preset(config.preset)
+        folder = Path(workdir) / config.name
+        folder.mkdir(parents=True, exist_ok=True)
+        echo(f"[{config.name}] synth_ecp5")
+        netlist, cells = synthesize(config, folder)
+        echo(f"[{config.name}] nextpnr-ecp5, {seeds} seed(s) (LUT4 {_lut4(cells)}, "
+             f"FF {_ff(cells)}, DP16KD {_bram(cells)})")
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            fmax = [f for f in pool.map(place_and_route, [netlist] * seeds, [folder] * seeds,
+                                        range(1, seeds + 1)) if f is not None]
+        median = statistics.median(fmax) if fmax else None
+        result = dict(config=config.name, keys=build.num_keys,
+                      table_bits=build.num_keys * key_entry_layout(build).size,
+                      lookup_latency=LOOKUP_LATENCY, lut4=_lut4(cells), ff=_ff(cells),
+                      bram=_bram(cells), fmax_seeds=[round(f, 1) for f in fmax],
+                      fmax_median=median)
+        results.append(result)
+        rows.append((config.name, str(build.num_keys), str(result["table_bits"]),
+                     f"{LOOKUP_LATENCY} clk", str(result["lut4"]), str(result["ff"]),
+                     str(result["bram"]), " ".join(f"{f:.1f}" for f in fmax) or "-",
+                     f"{median:.1f}" if median else "-"))
+    (Path(workdir) / "bench_control.json").write_text(json.dumps(results, indent=2))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    echo("\n".join(lines))
     return results
 
 
