@@ -237,3 +237,22 @@ def test_lut_sboxes_match_bram_sboxes():
     cases, expected = random_cases(256, 20, decrypt_mode="both", seed=5)
     dut = AESPipeline(key_bits=256, direction="both", tag_width=8, sbox="lut")
     assert run_blocks(dut, cases) == expected
+
+
+@pytest.mark.parametrize("stages_per_round", [2, 3, 4])
+def test_every_stage_count_gives_the_same_blocks(stages_per_round):
+    cases, expected = random_cases(128, 30, decrypt_mode="both", seed=stages_per_round)
+    dut = AESPipeline(key_bits=128, direction="both", tag_width=8,
+                      stages_per_round=stages_per_round)
+    assert dut.latency == 1 + stages_per_round * 10 + 2
+    assert run_blocks(dut, cases, in_stall=0.2, out_stall=0.3) == expected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(stages_per_round=5), "Stages per round must be 2, 3 or 4, not 5"),
+    (dict(stages_per_round=True), "Stages per round must be 2, 3 or 4, not True"),
+    (dict(stages_per_round=4, sbox="lut"), r"4 stages per round need block-RAM S-boxes"),
+])
+def test_bad_stage_counts_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AESPipeline(**kwargs)

@@ -369,12 +369,12 @@ class _SBoxBank:
     """S-box lookups for one pipeline stage: ``lookup(m, address, inverse)`` returns the
     substituted byte one clock later (``registered``) or in the same cycle."""
 
-    def __init__(self, m, name, directions, style, registered, output_register=False):
+    def __init__(self, m, name, directions, style, registered, retime=0):
         self._m, self._name = m, name
         self._both = len(directions) == 2
         self._only_inverse = directions == [True]
         self._style, self._registered = style, registered
-        self._output_register = output_register
+        self._retime = retime
         self._pending = None
         self._count = 0
 
@@ -406,12 +406,17 @@ class _SBoxBank:
                 self._pending = (key, rom)
             port = rom.read_port(domain="sync", transparent_for=())
             m.d.comb += port.addr.eq(address)
-            if self._output_register:
-                # ECP5 block RAM is slow from clock to data (5.8 ns without its own output
-                # register, which Yosys does not infer): retime in the fabric next to it.
-                m.d.sync += result.eq(port.data)
-            else:
-                m.d.comb += result.eq(port.data)
+            # ECP5 block RAM is slow from clock to data (5.8 ns without its own output
+            # register, which Yosys does not infer), and the placer puts a register that
+            # feeds MixColumns near MixColumns, not near the RAM: ``retime`` fabric
+            # registers split that route.
+            data = port.data
+            for stage in range(self._retime):
+                retimed = Signal(8, name=f"{self._name}_sb{self._count}_t{stage}",
+                                 reset_less=True)
+                m.d.sync += retimed.eq(data)
+                data = retimed
+            m.d.comb += result.eq(data)
         else:
             # Kept in logic: Yosys would otherwise fold the register that follows into a
             # synchronous read port and move the 512-entry tables into block RAM.
@@ -476,18 +481,20 @@ class AESPipeline(_AESCore):
             raise ValueError(f"S-box style must be 'bram' or 'lut', not {sbox!r}") from None
         if stages_per_round is None:
             stages_per_round = 3 if self._sbox == SBoxStyle.BRAM else 2
-        if stages_per_round not in (2, 3) or isinstance(stages_per_round, bool):
+        if stages_per_round not in (2, 3, 4) or isinstance(stages_per_round, bool):
             self._MustUse__silence = True
-            raise ValueError(f"Stages per round must be 2 or 3, not {stages_per_round!r}")
-        if stages_per_round == 3 and self._sbox != SBoxStyle.BRAM:
+            raise ValueError(f"Stages per round must be 2, 3 or 4, not {stages_per_round!r}")
+        if stages_per_round > 2 and self._sbox != SBoxStyle.BRAM:
             self._MustUse__silence = True
-            raise ValueError("Three stages per round need block-RAM S-boxes (sbox='bram')")
+            raise ValueError(f"{stages_per_round} stages per round need block-RAM S-boxes "
+                             f"(sbox='bram')")
         self._stages_per_round = stages_per_round
         super().__init__(key_bits=key_bits, direction=direction, tag_width=tag_width)
 
     @property
     def stages_per_round(self):
-        """2 (S-box, linear layer) or 3 (block-RAM S-box, its output register, linear)."""
+        """2 (S-box, linear layer), 3 or 4 (block-RAM S-box, one or two fabric registers
+        after it, linear layer)."""
         return self._stages_per_round
 
     @property
@@ -542,7 +549,7 @@ class AESPipeline(_AESCore):
         for r in range(1, self.rounds + 1):
             last = r == self.rounds
             bank = _SBoxBank(m, f"r{r}", directions, self._sbox, registered=True,
-                             output_register=self._stages_per_round == 3)
+                             retime=self._stages_per_round - 2)
             # S-box stage.
             s_bytes = _bytes(state, 16)
             dec = side.decrypt
@@ -555,7 +562,7 @@ class AESPipeline(_AESCore):
                                         lambda d, k=key: step.sbox_input(k, d)),
                              f"r{r}_key_sbox_in")
                 key_sub = _sub_word(bank, key_word)
-            for stage in "ab"[:self._stages_per_round - 1]:
+            for stage in "abc"[:self._stages_per_round - 1]:
                 t_key = Signal(self.key_bits, name=f"r{r}{stage}_key", reset_less=True)
                 t_side = Signal(sideband_layout, name=f"r{r}{stage}_side", reset_less=True)
                 t_valid = Signal(name=f"r{r}{stage}_valid")
