@@ -237,9 +237,7 @@ def test_device_busy_until_retirement_completes():
                 await driver.write("KEYID", 7)
                 await driver.write("DOORBELL", 1)
         assert polls >= 3
-        report = await driver.status()
-        while report.busy:
-            report = await driver.status()
+        report = await driver.wait_idle()
         assert report.code == Status.PROG_SUCCESS and report.ignored
         assert await driver.read("KEYID") == 2
         await _expect_keyed(ctx, harness, 2, new, new)
@@ -266,9 +264,7 @@ def test_key_fields_read_zero_and_are_cleared():
         await driver.write("KEYID", 1)
         await driver.write("KEYID_CTRL", Command.SET_KEY_DIRECT | Algorithm.AES_XTS_128 << 8)
         await driver.write("DOORBELL", 1)
-        report = await driver.status()
-        while report.busy:
-            report = await driver.status()
+        report = await driver.wait_idle()
         assert report.code == Status.PROG_SUCCESS
         await _expect_keyed(ctx, harness, 1, bytes(16), bytes(16))
     _run(SMALL, testbench)
@@ -292,9 +288,7 @@ def test_partial_strobe_writes_assemble_a_key():
         await bus.write(ctx, harness.regmap.offset("KEYID"), 0x0904, 0b01)   # KEYID = 4
         await driver.write("KEYID_CTRL", Command.SET_KEY_DIRECT | Algorithm.AES_XTS_128 << 8)
         await driver.write("DOORBELL", 1)
-        report = await driver.status()
-        while report.busy:
-            report = await driver.status()
+        report = await driver.wait_idle()
         assert report.code == Status.PROG_SUCCESS
         assert await driver.read("KEYID") == 4
         await _expect_keyed(ctx, harness, 4, key, key)

@@ -75,6 +75,17 @@ def fault_record_layout(config: MemcryptConfig) -> data.StructLayout:
     })
 
 
+def _bad_access(record, valid, address, *, write):
+    """Statements that hold a BAD_CONTROL_ACCESS fault for the log."""
+    return [
+        valid.eq(1),
+        record.address.eq(address),
+        record.source.eq(FaultSource.CONTROL),
+        record.kind.eq(FaultKind.BAD_CONTROL_ACCESS),
+        record.write.eq(write),
+    ]
+
+
 def _strobed(old, wdata, wstrb):
     """``old`` with the byte lanes selected by ``wstrb`` replaced from ``wdata``."""
     return Cat(*[Mux(wstrb[i], wdata[8 * i:8 * i + 8], old[8 * i:8 * i + 8])
@@ -279,13 +290,7 @@ class KeyControl(wiring.Component):
             with m.If(bus.reg_r_en & (r_word == regmap.offset(f"PERF_{name.upper()}_LO") >> 2)):
                 m.d.sync += latch.eq(counter[32:])
         with m.If(bus.reg_r_en & bus.reg_r_error):
-            m.d.sync += [
-                pending_r_valid.eq(1),
-                pending_r.address.eq(bus.reg_r_addr),
-                pending_r.source.eq(FaultSource.CONTROL),
-                pending_r.kind.eq(FaultKind.BAD_CONTROL_ACCESS),
-                pending_r.write.eq(0),
-            ]
+            m.d.sync += _bad_access(pending_r, pending_r_valid, bus.reg_r_addr, write=False)
 
         # -- register writes ---------------------------------------------------------------
         w_word = bus.reg_w_addr[2:]
@@ -330,13 +335,8 @@ class KeyControl(wiring.Component):
                         # Read-only registers: the write is ignored (OKAY).
                 with m.Default():
                     m.d.comb += bus.reg_w_error.eq(1)
-                    m.d.sync += [
-                        pending_w_valid.eq(1),
-                        pending_w.address.eq(bus.reg_w_addr),
-                        pending_w.source.eq(FaultSource.CONTROL),
-                        pending_w.kind.eq(FaultKind.BAD_CONTROL_ACCESS),
-                        pending_w.write.eq(1),
-                    ]
+                    m.d.sync += _bad_access(pending_w, pending_w_valid, bus.reg_w_addr,
+                                            write=True)
         irq_clear = Signal(3)
         with m.If(w_en & (w_word == regmap.offset("IRQ_STATUS") >> 2) & wstrb[0]):
             m.d.comb += irq_clear.eq(wdata[:3])

@@ -313,12 +313,23 @@ class AsyncDriver:
             for j, word in enumerate(words):
                 await self.write(f"KEY_FIELD_{which}_{j}", word)
         await self.write("DOORBELL", self.encode("DOORBELL", GO=1))
+        try:
+            report = await self.wait_idle(poll_limit)
+        except TimeoutError:
+            raise TimeoutError(f"command {int(command):#04x} for KeyID {keyid}: STATUS.BUSY "
+                               f"still 1 after {poll_limit} reads") from None
+        return Status.DEVICE_BUSY if report.ignored else report.code
+
+    async def wait_idle(self, poll_limit: int = 10_000) -> StatusReport:
+        """Poll STATUS until BUSY = 0 (the running command, if any, has finished); return
+        that STATUS. Raises ``TimeoutError`` after ``poll_limit`` reads showing BUSY = 1."""
+        _check_polls(poll_limit)
+        await self._ensure_identified()
         for _ in range(poll_limit):
             report = self._decode_status(await self.read("STATUS"))
             if not report.busy:
-                return Status.DEVICE_BUSY if report.ignored else report.code
-        raise TimeoutError(f"command {int(command):#04x} for KeyID {keyid}: STATUS.BUSY still "
-                           f"1 after {poll_limit} reads")
+                return report
+        raise TimeoutError(f"STATUS.BUSY still 1 after {poll_limit} reads")
 
     async def set_key_direct(self, keyid: int, data_key: bytes, tweak_key: bytes) -> Status:
         """``SET_KEY_DIRECT``: give ``keyid`` the AES-XTS data key and tweak key. Both 16
@@ -520,7 +531,8 @@ def _synchronous(name):
 
 
 _ASYNC_METHODS = (
-    "read", "write", "identify", "status", "wait_ready", "program", "set_key_direct",
+    "read", "write", "identify", "status", "wait_ready", "wait_idle", "program",
+    "set_key_direct",
     "set_key_random", "clear_key", "no_encrypt", "load_platform_key", "faults",
     "fault_overflow", "clear_fault_overflow", "irq_status", "irq_clear", "irq_enable",
     "perf_counters", "clear_perf_counters",
