@@ -292,17 +292,9 @@ def _check_parameters(key_bits, direction, tag_width):
     return key_bits, direction, tag_width
 
 
-class _AESCore(wiring.Component):
-    def __init__(self, *, key_bits, direction, tag_width):
-        with rejecting_parameters(self):
-            self._key_bits, self._direction, self._tag_width = _check_parameters(
-                key_bits, direction, tag_width)
-        self._rounds = 10 if self._key_bits == 128 else 14
-        super().__init__({
-            "i_stream": In(stream.Signature(
-                block_input_layout(self._key_bits, self._direction, self._tag_width))),
-            "o_stream": Out(stream.Signature(block_output_layout(self._tag_width))),
-        })
+class CoreParameters:
+    """The parameters every AES and XTS core exposes (set ``_key_bits``, ``_direction``,
+    ``_tag_width`` in the constructor)."""
 
     @property
     def key_bits(self):
@@ -315,6 +307,19 @@ class _AESCore(wiring.Component):
     @property
     def tag_width(self):
         return self._tag_width
+
+
+class _AESCore(CoreParameters, wiring.Component):
+    def __init__(self, *, key_bits, direction, tag_width):
+        with rejecting_parameters(self):
+            self._key_bits, self._direction, self._tag_width = _check_parameters(
+                key_bits, direction, tag_width)
+        self._rounds = 10 if self._key_bits == 128 else 14
+        super().__init__({
+            "i_stream": In(stream.Signature(
+                block_input_layout(self._key_bits, self._direction, self._tag_width))),
+            "o_stream": Out(stream.Signature(block_output_layout(self._tag_width))),
+        })
 
     @property
     def rounds(self):

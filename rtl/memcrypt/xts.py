@@ -16,7 +16,14 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .aes import AESIterative, AESPipeline, Direction, _check_parameters, rejecting_parameters
+from .aes import (
+    AESIterative,
+    AESPipeline,
+    CoreParameters,
+    Direction,
+    _check_parameters,
+    rejecting_parameters,
+)
 
 __all__ = ["mul_alpha", "AlphaMultiplier", "XTSEngine", "xts_request_layout",
            "xts_response_layout", "ARCHITECTURES"]
@@ -78,7 +85,7 @@ def xts_response_layout(tag_width: int):
     return data.StructLayout(fields)
 
 
-class XTSEngine(wiring.Component):
+class XTSEngine(CoreParameters, wiring.Component):
     """AES-XTS engine for 64-byte lines: a tweak core beside a data core.
 
     The tweak core (encrypt only) computes ``T_0 = E_key2(tweak)`` while the line waits in
@@ -130,20 +137,8 @@ class XTSEngine(wiring.Component):
         })
 
     @property
-    def key_bits(self):
-        return self._key_bits
-
-    @property
-    def direction(self):
-        return self._direction
-
-    @property
     def architecture(self):
         return self._architecture
-
-    @property
-    def tag_width(self):
-        return self._tag_width
 
     def elaborate(self, platform):
         m = Module()
