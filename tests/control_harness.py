@@ -10,12 +10,12 @@ they can be dropped at the end of the simulation.
 import random
 from dataclasses import dataclass, field
 
-from amaranth.sim import Simulator
 from axil_sim import AXI4LiteManager
 
 from memcrypt.control import KeyControl
 from memcrypt.driver import AsyncDriver
 from memcrypt.regmap import register_map
+from memcrypt.simulation import run_testbenches
 
 __all__ = ["ControlHarness", "Retirement", "run_control"]
 
@@ -114,14 +114,5 @@ class ControlHarness:
 
 def run_control(harness, testbench, *, vcd=None):
     """Run ``testbench(ctx)`` against the harness's design to its end."""
-    sim = Simulator(harness.dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(harness._clock, background=True)
-    sim.add_testbench(harness._entropy, background=True)
-    sim.add_testbench(harness._retire, background=True)
-    sim.add_testbench(testbench)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
+    run_testbenches(harness.dut, testbench,
+                    background=(harness._clock, harness._entropy, harness._retire), vcd=vcd)

@@ -7,11 +7,11 @@ from the design under test.
 import random
 
 import pytest
-from amaranth.sim import Simulator
 from streams import StallPattern, stream_get, stream_put
 
 from memcrypt import golden, vectors
 from memcrypt.aes import INV_SBOX, SBOX, AESIterative, AESPipeline, KeyScheduleUnit
+from memcrypt.simulation import run_testbenches
 from memcrypt.xts import XTSEngine
 
 CORES = [
@@ -43,11 +43,7 @@ def run_blocks(dut, cases, *, in_stall=0.0, out_stall=0.0, seed=0):
             _, _, valid = await ctx.tick().sample(dut.o_stream.valid)
             assert not valid, "the core produced more blocks than it was given"
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return results
 
 
@@ -114,10 +110,7 @@ def test_pipeline_holds_no_more_than_its_fifo():
             _, _, ready = await ctx.tick().sample(dut.i_stream.ready)
             accepted.append(ready)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.run()
+    run_testbenches(dut, producer)
     assert sum(accepted) == dut.fifo_depth  # nothing is read, so it fills up and stops
 
 
@@ -136,11 +129,7 @@ def test_key_schedule_unit(key_bits):
         for _ in keys:
             results.append(await stream_get(ctx, dut.o_stream, stall=StallPattern(0.3, 2)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     assert results == [golden.to_bus(golden.decryption_key(k)) for k in keys]
 
 
@@ -162,11 +151,7 @@ def run_lines(dut, requests, *, in_stall=0.0, out_stall=0.0):
         for _ in requests:
             results.append(await stream_get(ctx, dut.o_stream, ("data", "tag"), stall))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return results
 
 

@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from amaranth.sim import Simulator
-
 from .aes import AESIterative, AESPipeline
 from .generate import write_outputs
+from .simulation import run_testbenches
 from .toolchain import setup_environment
 from .xts import XTSEngine
 
@@ -142,11 +141,7 @@ def measure_cycles(config, count=64):
                 if valid:
                     delivered.append(cycle)
 
-        sim = Simulator(dut)
-        sim.add_clock(1e-8)
-        sim.add_testbench(producer)
-        sim.add_testbench(consumer)
-        sim.run()
+        run_testbenches(dut, producer, consumer)
         return accepted, delivered
 
     accepted, delivered = run(_block_requests(config, 1, rekey=False))

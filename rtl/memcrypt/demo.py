@@ -7,9 +7,8 @@ ciphertext back through the same engine.
 
 import random
 
-from amaranth.sim import Simulator
-
 from . import golden
+from .simulation import run_testbenches
 from .xts import XTSEngine
 
 __all__ = ["run_demo", "simulate_lines"]
@@ -34,11 +33,7 @@ def simulate_lines(engine, requests):
                 engine.o_stream.valid)
             results.append(line)
 
-    sim = Simulator(engine)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(engine, producer, consumer)
     return results
 
 
