@@ -14,6 +14,7 @@ from axil_sim import AXI4LiteManager
 
 from memcrypt.control import KeyControl
 from memcrypt.driver import AsyncDriver
+from memcrypt.keytable import LOOKUP_LATENCY
 from memcrypt.regmap import register_map
 from memcrypt.simulation import run_testbenches
 
@@ -104,7 +105,8 @@ class ControlHarness:
         ctx.set(dut.lookup_valid, 1)
         await ctx.tick()
         ctx.set(dut.lookup_valid, 0)
-        await ctx.tick()
+        for _ in range(LOOKUP_LATENCY - 1):
+            await ctx.tick()
         assert ctx.get(dut.result_valid) and ctx.get(dut.result_keyid) == keyid
         result = dut.result
         return (ctx.get(result.mode), ctx.get(result.aes256), ctx.get(result.data_key),

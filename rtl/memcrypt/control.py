@@ -121,7 +121,7 @@ class KeyControl(wiring.Component):
     irq : Out(1)
         ``(IRQ_STATUS & IRQ_ENABLE) != 0``.
     lookup_valid, lookup_keyid, result_valid, result_keyid, result, result_invalid :
-        The key table's lookup port (:class:`memcrypt.keytable.KeyTable`, latency 2).
+        The key table's lookup port (:class:`memcrypt.keytable.KeyTable`, latency 3).
     ready : Out(1)
         The table is initialised and the platform key drawn.
     """

@@ -23,7 +23,7 @@ from .regmap import KeyMode
 
 __all__ = ["key_entry_layout", "KeyTable", "LOOKUP_LATENCY"]
 
-LOOKUP_LATENCY = 2
+LOOKUP_LATENCY = 3
 
 
 def key_entry_layout(config: MemcryptConfig) -> data.StructLayout:
@@ -39,7 +39,9 @@ def key_entry_layout(config: MemcryptConfig) -> data.StructLayout:
 
 
 class KeyTable(wiring.Component):
-    """KeyID -> (mode, keys), one lookup per clock, latency :data:`LOOKUP_LATENCY` (2).
+    """KeyID -> (mode, keys), one lookup per clock, latency :data:`LOOKUP_LATENCY` (3):
+    the block RAM read, a register beside the RAM (ECP5 block RAM is slow from clock to
+    data), and the substitution of the platform key.
 
     After reset the table sweeps every entry back to the platform key (``num_keys``
     cycles; with ``keyid0="plaintext"`` entry 0 becomes NO_ENCRYPT) and then raises
@@ -47,7 +49,9 @@ class KeyTable(wiring.Component):
     return the platform key.
 
     A lookup of a KeyID at or above ``num_keys`` returns ``invalid`` with zero keys. A
-    lookup in the same cycle as a write to the same KeyID returns the old entry.
+    lookup in the same cycle as a write to the same KeyID returns the old entry (the
+    control interface only writes an entry after the KeyID's retirement, see
+    :class:`memcrypt.control.KeyControl`).
 
     Parameters
     ----------
@@ -128,22 +132,28 @@ class KeyTable(wiring.Component):
         with m.If(self.platform_write_en):
             m.d.sync += platform_key.eq(self.platform_entry)
 
-        # Lookup: stage 1 reads the memory, stage 2 substitutes the platform key.
-        valid1 = Signal()
-        keyid1 = Signal(config.keyid_bits)
-        invalid1 = Signal()
+        # Lookup: stage 1 reads the memory, stage 2 registers its output next to the RAM,
+        # stage 3 substitutes the platform key.
         lookup_invalid = Signal()
         if config.num_keys < 1 << config.keyid_bits:
             m.d.comb += lookup_invalid.eq(self.lookup_keyid >= config.num_keys)
         m.d.comb += read.addr.eq(self.lookup_keyid)
+        valid1, keyid1, invalid1 = Signal(), Signal(config.keyid_bits), Signal()
         m.d.sync += [
             valid1.eq(self.lookup_valid),
             keyid1.eq(self.lookup_keyid),
             invalid1.eq(lookup_invalid),
         ]
-        stored = read.data
+        valid2, keyid2, invalid2 = Signal(), Signal(config.keyid_bits), Signal()
+        stored = Signal(layout)
+        m.d.sync += [
+            valid2.eq(valid1),
+            keyid2.eq(keyid1),
+            invalid2.eq(invalid1),
+            stored.eq(read.data),
+        ]
         answer = Signal(layout)
-        with m.If(invalid1):
+        with m.If(invalid2):
             m.d.comb += answer.mode.eq(KeyMode.NO_ENCRYPT)
         with m.Elif(~self.ready | (stored.mode == KeyMode.PLATFORM)):
             m.d.comb += [
@@ -153,9 +163,9 @@ class KeyTable(wiring.Component):
         with m.Else():
             m.d.comb += answer.eq(stored)
         m.d.sync += [
-            self.result_valid.eq(valid1),
-            self.result_keyid.eq(keyid1),
-            self.result_invalid.eq(invalid1),
+            self.result_valid.eq(valid2),
+            self.result_keyid.eq(keyid2),
+            self.result_invalid.eq(invalid2),
             self.result.eq(answer),
         ]
         return m
