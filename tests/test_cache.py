@@ -1,0 +1,227 @@
+"""The key-tagged cache (memcrypt.cache) in the Amaranth simulator: random traffic rich in
+KeyID aliases against the reference semantics of tests/cache_model.py, with random stalls
+on every handshake, maintenance operations, and directed tests of each transition.
+
+What is checked, every run: every read returns what an uncached encrypted memory would
+(D_k of the line as last written, whatever KeyID wrote it); after a flush, the memory
+behind the cache equals the reference byte for byte; after "retire KeyID k", no line of k
+is left (a read under k misses) and every dirty line of k has reached memory.
+"""
+
+import random
+from collections import Counter, deque
+
+import pytest
+from cache_model import EncryptedMemory, Reference
+from streams import StallPattern, stream_get, stream_put
+
+from memcrypt.cache import KeyTaggedCache, MaintOp
+from memcrypt.config import MemcryptConfig
+from memcrypt.simulation import run_testbenches
+
+CONFIG = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
+                        key_sizes=(128,))
+EVENTS = ("hit", "miss", "write_back", "alias_eviction", "line_flushed")
+
+
+class CacheBench:
+    """The cache between a testbench and an encrypted memory with random stalls."""
+
+    def __init__(self, ways, sets, stall=0.3, seed=0):
+        self.dut = KeyTaggedCache(CONFIG, ways=ways, sets=sets)
+        self.memory = EncryptedMemory()
+        self.reference = Reference()
+        self.events = Counter()
+        self.stall = StallPattern(stall, seed + 100)
+        self.rng = random.Random(seed)
+        self.fills = deque()
+
+    async def memory_side(self, ctx):
+        dut, rng = self.dut, self.rng
+        offered = None
+        while True:
+            ctx.set(dut.wb.ready, not self.stall.stall())
+            ctx.set(dut.fill_req.ready, not self.stall.stall())
+            if offered is None and self.fills and not self.stall.stall():
+                offered = self.fills.popleft()
+                ctx.set(dut.fill_resp.payload.data, int.from_bytes(offered, "little"))
+                ctx.set(dut.fill_resp.valid, 1)
+            sampled = await ctx.tick().sample(
+                dut.wb.valid, dut.wb.ready, dut.wb.payload.line, dut.wb.payload.keyid,
+                dut.wb.payload.data, dut.fill_req.valid, dut.fill_req.ready,
+                dut.fill_req.payload.line, dut.fill_req.payload.keyid,
+                dut.fill_resp.valid, dut.fill_resp.ready,
+                *(getattr(dut, event) for event in EVENTS))
+            (wb_valid, wb_ready, wb_line, wb_keyid, wb_data, fill_valid, fill_ready,
+             fill_line, fill_keyid, resp_valid, resp_ready) = sampled[2:13]
+            for event, value in zip(EVENTS, sampled[13:], strict=True):
+                self.events[event] += value
+            if wb_valid and wb_ready:
+                self.memory.write_back(wb_line, wb_keyid, wb_data.to_bytes(64, "little"))
+            if fill_valid and fill_ready:
+                self.fills.append(self.memory.fill(fill_line, fill_keyid))
+            if resp_valid and resp_ready:
+                offered = None
+                ctx.set(dut.fill_resp.valid, 0)
+            rng.random()
+
+    async def access(self, ctx, address, keyid, write=False, strobe=0xFFFF, data=bytes(16)):
+        payload = {"address": address, "keyid": keyid, "write": int(write),
+                   "strobe": strobe, "data": int.from_bytes(data, "little")}
+        await stream_put(ctx, self.dut.req, payload, self.stall)
+        value, was_write = await stream_get(ctx, self.dut.resp, ("data", "write"), self.stall)
+        assert was_write == int(write)
+        if write:
+            self.reference.write(address, keyid, strobe, data)
+        else:
+            expected = self.reference.read(address, keyid)
+            assert value.to_bytes(16, "little") == expected, (
+                f"read {address:#x} under KeyID {keyid}")
+        return value
+
+    async def maintain(self, ctx, op, keyid=0, start=0, end=0):
+        await stream_put(ctx, self.dut.maint,
+                         {"op": op, "keyid": keyid, "start": start, "end": end}, self.stall)
+        (lines,) = await stream_get(ctx, self.dut.maint_done, ("lines",), self.stall)
+        return lines
+
+    async def retire(self, ctx, keyid, every=False):
+        dut = self.dut
+        ctx.set(dut.retire_keyid, keyid)
+        ctx.set(dut.retire_all, every)
+        ctx.set(dut.retire_valid, 1)
+        cycles = 0
+        while True:
+            _, _, done = await ctx.tick().sample(dut.retire_done)
+            cycles += 1
+            if done:
+                break
+        ctx.set(dut.retire_valid, 0)
+        return cycles
+
+    def memory_matches_reference(self, lines):
+        for line in lines:
+            assert self.memory.ciphertext(line) == self.reference.memory.ciphertext(line), \
+                f"line {line:#x}"
+
+    def run(self, testbench):
+        async def main(ctx):
+            await testbench(ctx, self)
+        run_testbenches(self.dut, main, background=(self.memory_side,))
+
+
+@pytest.mark.parametrize("ways, sets", [(1, 4), (2, 4), (3, 2), (4, 2), (8, 1)])
+def test_random_aliased_traffic(ways, sets):
+    rng = random.Random(ways * 10 + sets)
+    lines = list(range(3 * ways * sets))       # more lines than the cache holds
+    keyids = [0, 1, 2, 5]
+    bench = CacheBench(ways, sets, seed=ways)
+    stats = Counter()
+    owner = {line: rng.choice(keyids) for line in lines}    # most accesses use the owner
+
+    async def testbench(ctx, bench):
+        for _ in range(600):
+            line = rng.choice(lines)
+            address = line << 6 | rng.randrange(4) << 4
+            keyid = owner[line] if rng.random() < 0.8 else rng.choice(keyids)
+            roll = rng.random()
+            if roll < 0.45:
+                strobe = rng.choice([0xFFFF, rng.getrandbits(16)])
+                await bench.access(ctx, address, keyid, True, strobe, rng.randbytes(16))
+                stats["writes"] += 1
+            elif roll < 0.95:
+                await bench.access(ctx, address, keyid)
+                stats["reads"] += 1
+            elif roll < 0.97:
+                retired = rng.choice(keyids)
+                await bench.retire(ctx, retired)
+                stats["retires"] += 1
+            elif roll < 0.99:
+                start = rng.choice(lines)
+                await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=start,
+                                     end=start + rng.randrange(1, 5))
+                stats["range flushes"] += 1
+            else:
+                await bench.maintain(ctx, MaintOp.FLUSH_ALL)
+                stats["flush alls"] += 1
+        await bench.maintain(ctx, MaintOp.FLUSH_ALL)
+        bench.memory_matches_reference(lines)
+
+    bench.run(testbench)
+    print(f"{ways} ways x {sets} sets: {dict(stats)}, events {dict(bench.events)}")
+    assert stats["reads"] > 200 and stats["writes"] > 200
+    assert bench.events["hit"] > 100 and bench.events["alias_eviction"] > 20
+    assert bench.events["line_flushed"] > 0 and bench.events["write_back"] > 50
+
+
+def test_alias_is_written_back_and_refilled_under_the_new_keyid():
+    bench = CacheBench(2, 4, stall=0.0)
+
+    async def testbench(ctx, bench):
+        data = bytes(range(16))
+        await bench.access(ctx, 0x1040, 3, True, 0xFFFF, data)    # miss, fill under 3
+        await bench.access(ctx, 0x1040, 3)                         # hit
+        assert bench.memory.write_backs == 0
+        value = await bench.access(ctx, 0x1040, 7)                 # alias: write back, refill
+        assert bench.memory.write_backs == 1
+        assert value.to_bytes(16, "little") != data                # D_7(E_3(data))
+        await bench.access(ctx, 0x1040, 3)                         # alias again (clean)
+        assert bench.memory.write_backs == 1
+
+    bench.run(testbench)
+    assert bench.events["alias_eviction"] == 2
+    assert bench.events["miss"] == 3 and bench.events["hit"] == 1
+
+
+def test_retire_writes_back_and_invalidates_only_that_keyid():
+    bench = CacheBench(4, 4, stall=0.2, seed=3)
+
+    async def testbench(ctx, bench):
+        for line in range(8):
+            await bench.access(ctx, line << 6, 2 if line % 2 else 9, True, 0x00FF,
+                               bytes([line] * 16))
+        written = bench.memory.write_backs
+        await bench.retire(ctx, 2)
+        assert bench.memory.write_backs == written + 4            # the four lines of KeyID 2
+        bench.memory_matches_reference(range(1, 8, 2))
+        misses = bench.events["miss"]
+        for line in range(1, 8, 2):
+            await bench.access(ctx, line << 6, 2)                  # gone: each one misses
+        assert bench.events["miss"] == misses + 4
+        hits = bench.events["hit"]
+        for line in range(0, 8, 2):
+            await bench.access(ctx, line << 6, 9)                  # KeyID 9 untouched
+        assert bench.events["hit"] == hits + 4
+        await bench.retire(ctx, 0, every=True)
+        bench.memory_matches_reference(range(8))
+
+    bench.run(testbench)
+
+
+def test_range_flush_and_empty_range():
+    bench = CacheBench(2, 8, stall=0.0)
+
+    async def testbench(ctx, bench):
+        for line in range(16):
+            await bench.access(ctx, line << 6, line % 3, True, 0xFFFF, bytes([line] * 16))
+        assert await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=4, end=4) == 0
+        flushed = await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=2, end=6)
+        assert flushed == 4
+        bench.memory_matches_reference(range(2, 6))
+        assert await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=2, end=6) == 0
+        assert await bench.maintain(ctx, MaintOp.RETIRE_KEYID, keyid=1) == 4
+        assert await bench.maintain(ctx, MaintOp.FLUSH_ALL) == 16 - 4 - 4
+
+    bench.run(testbench)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(ways=0), "ways must be an integer from 1 to 8"),
+    (dict(ways=9), "ways must be an integer from 1 to 8"),
+    (dict(sets=3), "sets must be a power of two"),
+    (dict(sets=0), "sets must be a power of two"),
+    (dict(sets=1 << 15), "exceed the 16384 lines"),
+])
+def test_bad_geometry_raises(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KeyTaggedCache(CONFIG, **kwargs)
