@@ -24,8 +24,8 @@ from .toolchain import setup_environment
 from .xts import XTSEngine
 
 __all__ = ["BenchConfig", "BENCH_CONFIGS", "measure_cycles", "synthesize", "place_and_route",
-           "run_aes_bench", "format_report", "ControlBenchConfig", "CONTROL_BENCH_CONFIGS",
-           "run_control_bench"]
+           "run_aes_bench", "format_report", "AreaBenchConfig", "AREA_BENCH_CONFIGS",
+           "run_area_bench"]
 
 
 @dataclass(frozen=True)
@@ -254,36 +254,50 @@ def run_aes_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), jobs
     return results
 
 
-# -- the control interface and key table -------------------------------------------------------
+# -- control interface, key table and cache: area and Fmax ------------------------------------
 
 @dataclass(frozen=True)
-class ControlBenchConfig:
-    """A :class:`~memcrypt.control.KeyControl` build from a configuration preset."""
+class AreaBenchConfig:
+    """A component built from a configuration preset, measured for area and Fmax only."""
     name: str
+    target: str              # "control" or "cache"
     preset: str
+    ways: int = 0            # cache geometry
+    sets: int = 0
 
     def build(self):
+        from .cache import KeyTaggedCache  # noqa: PLC0415
         from .config import preset  # noqa: PLC0415
         from .control import KeyControl  # noqa: PLC0415
+        if self.target == "cache":
+            return KeyTaggedCache(preset(self.preset), ways=self.ways, sets=self.sets)
         return KeyControl(preset(self.preset))
 
+    def describe(self):
+        from .config import preset  # noqa: PLC0415
+        from .keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
+        build = preset(self.preset)
+        if self.target == "cache":
+            return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * 64 // 1024} "
+                    f"KiB, {build.keyid_bits}-bit KeyID")
+        return (f"{build.num_keys} keys, {build.num_keys * key_entry_layout(build).size} "
+                f"table bits, lookup {LOOKUP_LATENCY} clk")
 
-CONTROL_BENCH_CONFIGS = [
-    ControlBenchConfig("control-keys1024", "keys1024"),
-    ControlBenchConfig("control-intel", "intel"),
+
+AREA_BENCH_CONFIGS = [
+    AreaBenchConfig("control-keys1024", "control", "keys1024"),
+    AreaBenchConfig("control-intel", "control", "intel"),
+    # The default cache: 4 ways x 64 sets of 64-byte lines (16 KiB), Intel-like addresses.
+    AreaBenchConfig("cache-16k", "cache", "intel", ways=4, sets=64),
+    AreaBenchConfig("cache-64k", "cache", "intel", ways=8, sets=128),
 ]
 
 
-def run_control_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=print):
-    """Area and Fmax of the control interface with its key table (ECP5-85F)."""
-    from .config import preset  # noqa: PLC0415
-    from .keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
-
-    rows = [("configuration", "keys", "table bits", "lookup", "LUT4", "FF", "DP16KD",
-             "Fmax seeds (MHz)", "median")]
+def run_area_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=print):
+    """Area and Fmax (ECP5-85F) of the named :data:`AREA_BENCH_CONFIGS`."""
+    rows = [("configuration", "what", "LUT4", "FF", "DP16KD", "Fmax seeds (MHz)", "median")]
     results = []
-    for config in [c for c in CONTROL_BENCH_CONFIGS if c.name in names]:
-        build = preset(config.preset)
+    for config in [c for c in AREA_BENCH_CONFIGS if c.name in names]:
         folder = Path(workdir) / config.name
         folder.mkdir(parents=True, exist_ok=True)
         echo(f"[{config.name}] synth_ecp5")
@@ -294,17 +308,14 @@ def run_control_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, ec
             fmax = [f for f in pool.map(place_and_route, [netlist] * seeds, [folder] * seeds,
                                         range(1, seeds + 1)) if f is not None]
         median = statistics.median(fmax) if fmax else None
-        result = dict(config=config.name, keys=build.num_keys,
-                      table_bits=build.num_keys * key_entry_layout(build).size,
-                      lookup_latency=LOOKUP_LATENCY, lut4=_lut4(cells), ff=_ff(cells),
-                      bram=_bram(cells), fmax_seeds=[round(f, 1) for f in fmax],
+        result = dict(config=config.name, what=config.describe(), lut4=_lut4(cells),
+                      ff=_ff(cells), bram=_bram(cells), fmax_seeds=[round(f, 1) for f in fmax],
                       fmax_median=median)
         results.append(result)
-        rows.append((config.name, str(build.num_keys), str(result["table_bits"]),
-                     f"{LOOKUP_LATENCY} clk", str(result["lut4"]), str(result["ff"]),
+        rows.append((config.name, result["what"], str(result["lut4"]), str(result["ff"]),
                      str(result["bram"]), " ".join(f"{f:.1f}" for f in fmax) or "-",
                      f"{median:.1f}" if median else "-"))
-    (Path(workdir) / "bench_control.json").write_text(json.dumps(results, indent=2))
+    (Path(workdir) / "bench_area.json").write_text(json.dumps(results, indent=2))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
              for row in rows]

@@ -152,14 +152,15 @@ def _cmd_build(args):
 # -- bench ------------------------------------------------------------------------------------
 
 def _cmd_bench(args):
-    from .bench import BENCH_CONFIGS, CONTROL_BENCH_CONFIGS, run_aes_bench, run_control_bench
+    from .bench import AREA_BENCH_CONFIGS, BENCH_CONFIGS, run_aes_bench, run_area_bench
 
-    if args.target == "control":
-        configs = CONTROL_BENCH_CONFIGS
+    if args.target in ("control", "cache"):
+        configs = [c for c in AREA_BENCH_CONFIGS if c.target == args.target]
     elif args.target == "aes":
         configs = BENCH_CONFIGS
     else:
-        raise CommandError(f"unknown bench target {args.target!r}; choose from aes, control")
+        raise CommandError(f"unknown bench target {args.target!r}; "
+                           f"choose from aes, control, cache")
     names = args.config or [c.name for c in configs if getattr(c, "default", True)]
     known = {c.name for c in configs}
     unknown = [n for n in names if n not in known]
@@ -168,9 +169,9 @@ def _cmd_bench(args):
                            f"choose from {', '.join(sorted(known))}")
     if args.seeds < 1:
         raise CommandError("--seeds must be at least 1")
-    if args.target == "control":
-        run_control_bench(names, seeds=args.seeds, workdir=Path(args.workdir), jobs=args.jobs,
-                          echo=print)
+    if args.target in ("control", "cache"):
+        run_area_bench(names, seeds=args.seeds, workdir=Path(args.workdir), jobs=args.jobs,
+                       echo=print)
         return 0
     run_aes_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
                   jobs=args.jobs, echo=print)
@@ -272,9 +273,10 @@ def _build_parser():
                        description="Measure cycles per block, latency and rekey penalty in "
                                    "simulation, then LUT4/FF/BRAM and Fmax from synth_ecp5 "
                                    "and nextpnr-ecp5 (LFE5U-85F, speed 6, out of context).")
-    p.add_argument("target", choices=("aes", "control"),
+    p.add_argument("target", choices=("aes", "control", "cache"),
                    help="what to measure: aes (AES and XTS cores), control (control "
-                        "interface and key table: area and Fmax only)")
+                        "interface and key table) or cache (key-tagged cache); the last two: "
+                        "area and Fmax only")
     p.add_argument("--config", action="append", help="configuration (repeatable)")
     p.add_argument("--seeds", type=int, default=3, help="place-and-route seeds (median)")
     p.add_argument("--no-pnr", action="store_true", help="skip synthesis and place and route")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .aes import AESIterative, AESPipeline, KeyScheduleUnit
+from .cache import KeyTaggedCache
 from .config import MemcryptConfig, preset
 from .control import KeyControl
 from .keyed import KeyedEngine
@@ -84,6 +85,11 @@ TOPS = {
         "(memcrypt.keyed.KeyedEngine)",
         {"config": "intel", "key_bits": 128, "architecture": "iterative", "sbox": "bram"},
         _configured(KeyedEngine), configured=True),
+    "cache": _Top(
+        "Key-tagged cache: plaintext lines tagged by line address and KeyID, coherent "
+        "across KeyIDs (memcrypt.cache.KeyTaggedCache)",
+        {"config": "intel", "ways": 4, "sets": 64},
+        _configured(KeyTaggedCache), configured=True),
     "keyschedule": _Top(
         "Decryption-start-key unit (memcrypt.aes.KeyScheduleUnit)",
         {"key_bits": 128},
