@@ -12,11 +12,16 @@ import random
 from collections import Counter, deque
 
 import pytest
+from amaranth.hdl import Elaboratable, Module
+from axil_sim import AXI4LiteManager
 from cache_model import EncryptedMemory, Reference
 from streams import StallPattern, stream_get, stream_put
 
 from memcrypt.cache import KeyTaggedCache, MaintOp
 from memcrypt.config import MemcryptConfig
+from memcrypt.control import KeyControl
+from memcrypt.driver import AsyncDriver
+from memcrypt.regmap import Status
 from memcrypt.simulation import run_testbenches
 
 CONFIG = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
@@ -27,8 +32,8 @@ EVENTS = ("hit", "miss", "write_back", "alias_eviction", "line_flushed")
 class CacheBench:
     """The cache between a testbench and an encrypted memory with random stalls."""
 
-    def __init__(self, ways, sets, stall=0.3, seed=0):
-        self.dut = KeyTaggedCache(CONFIG, ways=ways, sets=sets)
+    def __init__(self, ways, sets, stall=0.3, seed=0, config=CONFIG):
+        self.dut = KeyTaggedCache(config, ways=ways, sets=sets)
         self.memory = EncryptedMemory()
         self.reference = Reference()
         self.events = Counter()
@@ -104,10 +109,11 @@ class CacheBench:
             assert self.memory.ciphertext(line) == self.reference.memory.ciphertext(line), \
                 f"line {line:#x}"
 
-    def run(self, testbench):
+    def run(self, testbench, root=None, background=()):
         async def main(ctx):
             await testbench(ctx, self)
-        run_testbenches(self.dut, main, background=(self.memory_side,))
+        run_testbenches(root if root is not None else self.dut, main,
+                        background=(self.memory_side, *background))
 
 
 @pytest.mark.parametrize("ways, sets", [(1, 4), (2, 4), (3, 2), (4, 2), (8, 1)])
@@ -225,3 +231,65 @@ def test_range_flush_and_empty_range():
 def test_bad_geometry_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         KeyTaggedCache(CONFIG, **kwargs)
+
+
+class _ControlWithCache(Elaboratable):
+    """The key table's retire handshake wired to the cache, as the controller wires it."""
+
+    def __init__(self, control, cache):
+        self.control, self.cache = control, cache
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.control, m.submodules.cache = self.control, self.cache
+        m.d.comb += [
+            self.cache.retire_valid.eq(self.control.retire_valid),
+            self.cache.retire_keyid.eq(self.control.retire_keyid),
+            self.cache.retire_all.eq(self.control.retire_all),
+            self.control.retire_done.eq(self.cache.retire_done),
+        ]
+        return m
+
+
+def test_programming_a_key_retires_its_lines_through_the_cache():
+    """SET_KEY_DIRECT on KeyID 3 makes the cache write back and drop KeyID 3's lines
+    before the table changes; STATUS reads DEVICE_BUSY until then."""
+    config = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
+                            key_sizes=(128,))
+    bench = CacheBench(2, 4, stall=0.2, seed=9, config=config)
+    control = KeyControl(config)
+    top = _ControlWithCache(control, bench.dut)
+    rng = random.Random(4)
+
+    async def entropy(ctx):
+        ctx.set(control.entropy_valid, 1)
+        while True:
+            ctx.set(control.entropy_data, rng.getrandbits(32))
+            await ctx.tick()
+
+    async def testbench(ctx, bench):
+        manager = AXI4LiteManager(control, stall_probability=0.2, seed=2)
+
+        async def read(offset):
+            return (await manager.read(ctx, offset))[0]
+
+        async def write(offset, value):
+            assert await manager.write(ctx, offset, value) == 0
+
+        driver = AsyncDriver(read, write, config=config)
+        await driver.wait_ready()
+        for line in range(6):
+            await bench.access(ctx, line << 6, 3 if line < 4 else 8, True, 0xFFFF,
+                               bytes([line + 1] * 16))
+        written = bench.memory.write_backs
+        flushed = bench.events["line_flushed"]
+        assert await driver.set_key_direct(3, bytes(16), bytes(16)) == Status.PROG_SUCCESS
+        # KeyID 3's lines still cached (2 ways x 4 sets hold all six) were written back.
+        assert bench.events["line_flushed"] - flushed == 4
+        assert bench.memory.write_backs - written == 4
+        bench.memory_matches_reference(range(4))
+        hits = bench.events["hit"]
+        await bench.access(ctx, 4 << 6, 8)       # KeyID 8 untouched
+        assert bench.events["hit"] == hits + 1
+
+    bench.run(testbench, root=top, background=(entropy,))
