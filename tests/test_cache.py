@@ -40,12 +40,15 @@ class CacheBench:
         self.stall = StallPattern(stall, seed + 100)
         self.rng = random.Random(seed)
         self.fills = deque()
+        self.hold_write_backs = 0    # cycles for which memory will not take a write-back
 
     async def memory_side(self, ctx):
         dut, rng = self.dut, self.rng
         offered = None
         while True:
-            ctx.set(dut.wb.ready, not self.stall.stall())
+            holding = self.hold_write_backs > 0
+            self.hold_write_backs -= holding
+            ctx.set(dut.wb.ready, not holding and not self.stall.stall())
             ctx.set(dut.fill_req.ready, not self.stall.stall())
             if offered is None and self.fills and not self.stall.stall():
                 offered = self.fills.popleft()
@@ -293,3 +296,55 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
         assert bench.events["hit"] == hits + 1
 
     bench.run(testbench, root=top, background=(entropy,))
+
+
+EXPECTED_TRANSITIONS = {
+    ("IDLE", "LOOKUP"), ("LOOKUP", "RESPOND"), ("RESPOND", "IDLE"),
+    ("LOOKUP", "FILL"), ("LOOKUP", "EVICT"), ("LOOKUP", "WAIT_WB"), ("WAIT_WB", "EVICT"),
+    ("EVICT", "FILL"), ("FILL", "FILL_WAIT"), ("FILL_WAIT", "REFILL"), ("REFILL", "REPLAY"),
+    ("REPLAY", "LOOKUP"),
+    ("IDLE", "SCAN_READ"), ("SCAN_READ", "SCAN_CHECK"), ("SCAN_CHECK", "SCAN_READ"),
+    ("SCAN_CHECK", "SCAN_EVICT"), ("SCAN_CHECK", "SCAN_WAIT_WB"), ("SCAN_WAIT_WB", "SCAN_EVICT"),
+    ("SCAN_EVICT", "SCAN_READ"), ("SCAN_CHECK", "SCAN_DRAIN"), ("SCAN_DRAIN", "SCAN_DONE"),
+    ("SCAN_DONE", "IDLE"), ("IDLE", "SCAN_DONE"),
+}
+
+
+def test_directed_scenarios_take_every_transition():
+    """Each scenario below drives one path of the state diagram; together they take every
+    transition, including the waits for a memory that is slow to take a write-back."""
+    bench = CacheBench(1, 2, stall=0.0)
+    seen = set()
+
+    async def watch(ctx):
+        fsm = bench.dut.fsm
+        previous = None
+        while True:
+            _, _, state = await ctx.tick().sample(fsm.state)
+            name = fsm.decoding[state]
+            if previous is not None and name != previous:
+                seen.add((previous, name))
+            previous = name
+
+    async def testbench(ctx, bench):
+        dirty = bytes(range(16))
+        await bench.access(ctx, 0x000, 1)                         # clean miss: fill
+        await bench.access(ctx, 0x000, 1, True, 0x0001, dirty)    # write hit
+        await bench.access(ctx, 0x080, 1)                         # dirty victim: evict
+        await bench.access(ctx, 0x080, 2, True, 0xFFFF, dirty)    # alias (clean): fill
+        # A dirty victim while memory still holds back the previous write-back.
+        bench.hold_write_backs = 80
+        await bench.access(ctx, 0x000, 2, True, 0xFFFF, dirty)    # evicts 0x080 (held)
+        await bench.access(ctx, 0x080, 2)                         # victim 0x000 dirty: waits
+        await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=5, end=5)    # empty range
+        await bench.access(ctx, 0x040, 3, True, 0xFFFF, dirty)    # set 1, dirty
+        await bench.access(ctx, 0x080, 3, True, 0xFFFF, dirty)    # set 0, dirty
+        bench.hold_write_backs = 40                               # the scan waits on it
+        assert await bench.maintain(ctx, MaintOp.FLUSH_ALL) == 2
+        await bench.access(ctx, 0x000, 4, True, 0xFFFF, dirty)
+        await bench.retire(ctx, 4)
+        bench.memory_matches_reference(range(4))
+
+    bench.run(testbench, background=(watch,))
+    assert EXPECTED_TRANSITIONS <= seen, sorted(EXPECTED_TRANSITIONS - seen)
+    assert seen <= EXPECTED_TRANSITIONS, sorted(seen - EXPECTED_TRANSITIONS)

@@ -372,7 +372,8 @@ class KeyTaggedCache(wiring.Component):
                 after()
                 m.next = next_state
 
-        with m.FSM(name="cache"):
+        with m.FSM(name="cache") as fsm:
+            self.fsm = fsm      # for tests and debugging: fsm.state, fsm.decoding
             with m.State("IDLE"):
                 m.d.comb += [
                     tag_read_addr.eq(set_of(self.req.payload.address[6:])),
