@@ -293,11 +293,63 @@ AREA_BENCH_CONFIGS = [
 ]
 
 
+def measure_cache_cycles(cache):
+    """Clock cycles from request handshake to response handshake, with a memory that
+    answers a fill one cycle after taking it and always takes write-backs: a read hit, a
+    clean miss, a miss with a dirty victim, an alias (the line under another KeyID)."""
+    stamps = {}
+
+    async def memory(ctx):
+        ctx.set(cache.wb.ready, 1)
+        ctx.set(cache.fill_req.ready, 1)
+        while True:
+            _, _, taken = await ctx.tick().sample(cache.fill_req.valid)
+            if taken:
+                ctx.set(cache.fill_resp.valid, 1)
+                await ctx.tick().until(cache.fill_resp.ready)
+                ctx.set(cache.fill_resp.valid, 0)
+
+    async def access(ctx, label, address, keyid, write):
+        ctx.set(cache.req.payload.address, address)
+        ctx.set(cache.req.payload.keyid, keyid)
+        ctx.set(cache.req.payload.write, write)
+        ctx.set(cache.req.payload.strobe, 0xFFFF)
+        ctx.set(cache.req.valid, 1)
+        await ctx.tick().until(cache.req.ready)
+        ctx.set(cache.req.valid, 0)
+        ctx.set(cache.resp.ready, 1)
+        cycles = 1
+        while True:
+            _, _, valid = await ctx.tick().sample(cache.resp.valid)
+            if valid:
+                break
+            cycles += 1
+        ctx.set(cache.resp.ready, 0)
+        stamps[label] = cycles
+
+    async def testbench(ctx):
+        stride = cache.sets << 6              # same set, next tag
+        await access(ctx, "clean miss", 0, 1, True)
+        await access(ctx, "hit", 0, 1, False)
+        for way in range(1, cache.ways):      # fill the set with dirty lines
+            await access(ctx, "clean miss", way * stride, 1, True)
+        await access(ctx, "dirty miss", cache.ways * stride, 1, False)
+        await access(ctx, "alias", cache.ways * stride, 2, False)
+
+    run_testbenches(cache, testbench, background=(memory,))
+    return stamps
+
+
 def run_area_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=print):
     """Area and Fmax (ECP5-85F) of the named :data:`AREA_BENCH_CONFIGS`."""
     rows = [("configuration", "what", "LUT4", "FF", "DP16KD", "Fmax seeds (MHz)", "median")]
     results = []
     for config in [c for c in AREA_BENCH_CONFIGS if c.name in names]:
+        cycles = {}
+        if config.target == "cache":
+            cycles = measure_cache_cycles(config.build())
+            echo(f"[{config.name}] cycles from request to response (memory answering in "
+                 f"one cycle): " + ", ".join(f"{k} {v}" for k, v in cycles.items()))
         folder = Path(workdir) / config.name
         folder.mkdir(parents=True, exist_ok=True)
         echo(f"[{config.name}] synth_ecp5")
@@ -308,7 +360,8 @@ def run_area_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=
             fmax = [f for f in pool.map(place_and_route, [netlist] * seeds, [folder] * seeds,
                                         range(1, seeds + 1)) if f is not None]
         median = statistics.median(fmax) if fmax else None
-        result = dict(config=config.name, what=config.describe(), lut4=_lut4(cells),
+        result = dict(config=config.name, what=config.describe(), cycles=cycles,
+                      lut4=_lut4(cells),
                       ff=_ff(cells), bram=_bram(cells), fmax_seeds=[round(f, 1) for f in fmax],
                       fmax_median=median)
         results.append(result)
@@ -320,6 +373,8 @@ def run_area_bench(names, *, seeds=3, workdir=Path("build/bench"), jobs=1, echo=
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [f"  {r['config']}: cycles " + ", ".join(f"{k} {v}" for k, v in r["cycles"].items())
+              for r in results if r["cycles"]]
     echo("\n".join(lines))
     return results
 
