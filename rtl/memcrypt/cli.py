@@ -170,8 +170,8 @@ def _cmd_bench(args):
     if args.seeds < 1:
         raise CommandError("--seeds must be at least 1")
     if args.target in ("control", "cache"):
-        run_area_bench(names, seeds=args.seeds, workdir=Path(args.workdir), jobs=args.jobs,
-                       echo=print)
+        run_area_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
+                       jobs=args.jobs, echo=print)
         return 0
     run_aes_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
                   jobs=args.jobs, echo=print)
