@@ -373,6 +373,7 @@ def run_area_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), job
         rows.append((config.name, result["what"], str(result["lut4"]), str(result["ff"]),
                      str(result["bram"]), " ".join(f"{f:.1f}" for f in fmax) or "-",
                      f"{median:.1f}" if median else "-"))
+    Path(workdir).mkdir(parents=True, exist_ok=True)
     (Path(workdir) / "bench_area.json").write_text(json.dumps(results, indent=2))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
