@@ -20,7 +20,12 @@ Default run (``pytest -n 2``):
   "both" cores; :data:`AES_WORKLOADS`);
 * the XTS engines (128/256 x pipelined/iterative, both directions) under both simulators:
   200 random lines with stalls and 50 at full rate, the one-line published vectors, and
-  the short published units as line prefixes (all under Verilator, a sample under Icarus).
+  the short published units as line prefixes (all under Verilator, a sample under Icarus);
+* the keyed engine (control interface + key table + iterative XTS engine,
+  ``sim/control_bench.py``, cases named ``control-*``; ``-k control`` selects them) under
+  both simulators, programmed over AXI4-Lite with stalls: every command and status code,
+  and every KeyID programmed and a line checked under each, on the Intel preset (64 keys,
+  256-bit engine) and on the 1,024-key preset (AES-XTS-128).
 
 ``--slow`` adds the single-direction cores under Verilator and ten-times-longer runs.
 Set ``MEMCRYPT_BENCH_SEED`` for other random streams.
@@ -54,10 +59,28 @@ RESULTS_JSON = "bench_results.json"
 #: ``--no-public-flat-rw`` turns it back off and :data:`VERILATOR_PORTS_VLT` makes just
 #: those ports (and with them the ``top`` scope cocotb looks for) public.
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
-VERILATOR_PORTS_VLT = "\n".join(
-    ["`verilator_config"]
-    + [f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"'
-       for port in ("clk", "rst", "i_stream__*", "o_stream__*")]) + "\n"
+STREAM_PORTS = ("clk", "rst", "i_stream__*", "o_stream__*")
+#: The keyed engine's ports (sim/control_bench.py drives or watches every one of them).
+KEYED_PORTS = ("clk", "rst", "s_axil_*", "entropy_*", "retire_*", "fault_*", "events", "irq",
+               "ready", "select_*", "selected*", "i_line__*", "o_line__*")
+
+
+def _verilator_ports_vlt(ports) -> str:
+    return "\n".join(["`verilator_config"]
+                     + [f'public_flat_rw -module "{TOPLEVEL}" -var "{port}"'
+                        for port in ports]) + "\n"
+
+
+VERILATOR_PORTS_VLT = _verilator_ports_vlt(STREAM_PORTS)
+#: Icarus options for the keyed engine, after the runner's own ``-g2012``. Yosys's Verilog
+#: gives every ``always @*`` block a dummy trigger, ``reg dummy = 0``, so that the block
+#: runs at time zero. Under ``-g2012`` Icarus applies declaration initialisers before time
+#: zero without an event (IEEE 1800 semantics), so a combinational output whose inputs
+#: never change stays X: the control FSM resets to the state it starts in, and
+#: ``entropy_ready`` (high in that state) and ``retire_valid`` read X until the state first
+#: changes, while the design already takes entropy words. ``-g2005`` (the last -g wins)
+#: restores the Verilog-2005 event at time zero.
+ICARUS_KEYED_ARGS = ("-g2005",)
 TRAFFIC = ("stalls", "no_stalls")
 
 
@@ -65,7 +88,7 @@ TRAFFIC = ("stalls", "no_stalls")
 class Design:
     """One design and the workload its bench runs on it."""
 
-    top: str                # "aes" or "engine"
+    top: str                # "aes", "engine" or "keyed-engine"
     key_bits: int
     architecture: str
     direction: str
@@ -73,16 +96,35 @@ class Design:
     quick_count: int        # random blocks/lines per run without stalls
     mixed_count: int = 0    # AES "both" cores: blocks of the interleaved stalled run
     long: bool = False      # a long regression (marked slow)
+    config: str = ""        # keyed engine: the configuration preset ...
+    overrides: tuple = ()   # ... and (parameter, value) pairs over it
 
     @property
     def name(self) -> str:
+        if self.top == "keyed-engine":
+            return f"control-{self.config}-keyed{self.key_bits}-{self.architecture}"
         kind = "aes" if self.top == "aes" else "xts"
         return f"{kind}{self.key_bits}-{self.architecture}-{self.direction}" + (
             "-long" if self.long else "")
 
     @property
     def module(self) -> str:
-        return "sim.aes_bench" if self.top == "aes" else "sim.xts_bench"
+        return {"aes": "sim.aes_bench", "engine": "sim.xts_bench",
+                "keyed-engine": "sim.control_bench"}[self.top]
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        """The top-level ports the bench touches (made public under Verilator)."""
+        return KEYED_PORTS if self.top == "keyed-engine" else STREAM_PORTS
+
+    def build_config(self):
+        """The keyed engine's :class:`~memcrypt.config.MemcryptConfig`."""
+        from dataclasses import replace  # noqa: PLC0415
+
+        from memcrypt.config import preset  # noqa: PLC0415
+
+        base = preset(self.config)
+        return replace(base, **dict(self.overrides)) if self.overrides else base
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -98,6 +140,8 @@ class Design:
 
     def expected_tests(self) -> list[str]:
         """The bench tests (names as recorded in the results JSON) this design must run."""
+        if self.top == "keyed-engine":
+            return ["every_command_and_status", "every_keyid"]
         if self.top == "aes":
             return ([f"random_blocks/{op}/{traffic}"
                      for op in self.operations for traffic in TRAFFIC]
@@ -129,6 +173,8 @@ class Case:
         """Rough CPU seconds (measured on the 2-core machine), only to start the longest
         cases first so that ``pytest -n 2`` ends with both workers busy."""
         d = self.design
+        if d.top == "keyed-engine":
+            return KEYED_SECONDS[self.simulator, d.config]
         size = 1.4 if d.key_bits == 256 else 1.0
         engine = 1.5 if d.top == "engine" else 1.0
         pipelined = d.architecture == "pipelined"
@@ -185,8 +231,33 @@ def _engine(key_bits, architecture, long=False):
     return Design("engine", key_bits, architecture, "both", count, quick, long=long)
 
 
+#: The keyed engine (sim/control_bench.py): the Intel preset (64 keys, AES-XTS-128 and -256)
+#: with a 256-bit engine, so that the platform key (256 bits) and the 256-bit keys run
+#: through it and 128-bit keys are refused; and the 1,024-key preset with AES-XTS-128 only,
+#: whose every KeyID is programmed and checked.
+KEYED_DESIGNS = {
+    "intel": ("intel", 256, ()),
+    "keys1024": ("keys1024", 128, (("key_sizes", (128,)),)),
+}
+#: Seconds per case (generate, build, run), measured on the 2-core machine while it also
+#: ran place and route: Icarus 13 s (intel) and 82 s (keys1024, 243,000 clocks), Verilator
+#: 48 s each (about 30 s of it the C++ build). All run by default.
+KEYED_SECONDS = {
+    ("icarus", "intel"): 13, ("verilator", "intel"): 48,
+    ("icarus", "keys1024"): 82, ("verilator", "keys1024"): 48,
+}
+
+
+def _keyed(name):
+    config, key_bits, overrides = KEYED_DESIGNS[name]
+    return Design("keyed-engine", key_bits, "iterative", "both", 0, 0, config=config,
+                  overrides=overrides)
+
+
 def _all_cases() -> list[Case]:
     cases = []
+    for sim in SIMULATORS:
+        cases += [Case(sim, _keyed(name)) for name in KEYED_DESIGNS]
     for sim in SIMULATORS:
         for kb in KEY_SIZES:
             for arch in ARCHITECTURES:
@@ -266,6 +337,10 @@ def _generate(design: Design, build_dir: Path) -> tuple[Path, int]:
 
     cache = BUILD_ROOT / "verilog"
     stem = f"{design.top}{design.key_bits}-{design.architecture}-{design.direction}"
+    if design.top == "keyed-engine":
+        params = {"config": design.config, **dict(design.overrides),
+                  "key_bits": design.key_bits, "architecture": design.architecture}
+        stem = f"{design.top}-{design.name}"
     cached = cache / f"{stem}-{_rtl_fingerprint()}.v"
     if not cached.exists():
         # Only built when converted: a component's sub-cores warn too if never elaborated.
@@ -336,6 +411,12 @@ def _verilator_make_flags(monkeypatch):
     monkeypatch.setenv("MAKEFLAGS", f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip())
 
 
+def _build_args(simulator: str, design: Design) -> list[str]:
+    if simulator == "verilator":
+        return list(VERILATOR_ARGS)
+    return list(ICARUS_KEYED_ARGS) if design.top == "keyed-engine" else []
+
+
 def _run_bench(case: Case, monkeypatch) -> dict:
     from cocotb_tools.runner import get_runner  # noqa: PLC0415
 
@@ -358,12 +439,12 @@ def _run_bench(case: Case, monkeypatch) -> dict:
     sources = [verilog]
     if simulator == "verilator":
         control = build_dir / "ports.vlt"
-        control.write_text(VERILATOR_PORTS_VLT)
+        control.write_text(_verilator_ports_vlt(design.ports))
         sources.insert(0, control)
     try:
         runner.build(
             sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-            build_args=list(VERILATOR_ARGS) if simulator == "verilator" else [],
+            build_args=_build_args(simulator, design),
             timescale=("1ns", "1ps"), log_file=build_log)
     except (RuntimeError, SystemExit) as error:
         pytest.fail(f"{simulator} build of {design.name} failed ({error}):\n"
@@ -383,6 +464,9 @@ def _run_bench(case: Case, monkeypatch) -> dict:
         "MEMCRYPT_BENCH_RESULTS": str(results_json),
         "MEMCRYPT_BENCH_SHORT_UNITS": str(case.short_units),
     }
+    if design.top == "keyed-engine":
+        env["MEMCRYPT_BENCH_CONFIG"] = design.config
+        env["MEMCRYPT_BENCH_CONFIG_OVERRIDES"] = json.dumps(dict(design.overrides))
     sim_log = build_dir / "sim.log"
     try:
         xml_path = runner.test(
@@ -415,6 +499,8 @@ def test_bench(case, monkeypatch, subtests):
     results = _run_bench(case, monkeypatch)
     if case.design.top == "aes":
         _check_aes(case.design, results)
+    elif case.design.top == "keyed-engine":
+        _check_keyed(case.design, results)
     else:
         _check_xts(case.design, results)
     # The full-rate throughput, as a subtest: a known shortfall xfails it alone, and the
@@ -508,3 +594,50 @@ def _line_vector_count(key_bits: int) -> int:
 
     return sum(1 for vector in vectors.xts_line_vectors(include_prefixes=True)
                if vector.key_bits == key_bits)
+
+
+def _check_keyed(design: Design, results: dict):
+    """The control bench did what it set out to: every command and status, every KeyID."""
+    from memcrypt.regmap import Status  # noqa: PLC0415
+
+    config = design.build_config()
+    for test in design.expected_tests():
+        counts = results[test]["counts"]
+        assert counts["mismatches"] == counts["unexpected"] == 0, results[test]["summary"]
+        assert counts["matched"] == counts["lines"] > 0
+        assert counts["keys_programmed"] == sum(counts["succeeded"].values()) \
+            == counts["retirements"]
+    counts = results["every_command_and_status"]["counts"]
+    succeeded = counts["succeeded"]
+    for key_bits in config.key_sizes:
+        for command in ("SET_KEY_DIRECT", "SET_KEY_RANDOM"):
+            assert succeeded.get(f"{command}/{key_bits}", 0) >= 1, (command, key_bits)
+    assert succeeded.get("CLEAR_KEY", 0) >= 1 and succeeded.get("NO_ENCRYPT", 0) >= 1
+    seen = set(counts["results"]) | set(counts["statuses_seen"])
+    assert {status.name for status in Status} <= seen, f"status codes seen: {sorted(seen)}"
+    results_by_code = counts["results"]
+    assert results_by_code["INVALID_PROG_CMD"] >= 4
+    assert results_by_code["INVALID_KEYID"] >= 7        # KeyID 0, num_keys, 0xFFFF
+    assert results_by_code["INVALID_ENC_ALG"] >= 5
+    assert results_by_code["ENTROPY_ERROR"] == 2
+    assert counts["statuses_seen"]["DEVICE_BUSY"] >= counts["busy_polls"] >= 3
+    assert counts["key_field_reads"] >= 5 * 16          # before, during, after commands
+    assert counts["partial_key_writes"] > 0 and counts["partial_writes"] > 0
+    assert counts["slverr"] == counts["faults_logged"] == 5
+    assert counts["max_in_flight"] > 1                  # back-to-back transactions
+    assert counts["overlapping_transactions"] > 0
+    assert counts["encrypt"] > 0 and counts["decrypt"] > 0
+
+    counts = results["every_keyid"]["counts"]
+    programmable = config.num_keys - config.first_programmable_keyid
+    assert counts["programmable"] == programmable
+    assert counts["keys_programmed"] == programmable, "every programmable KeyID programmed"
+    assert counts["keyids_checked"] == config.num_keys, "a line under every KeyID"
+    assert counts["keyids_with_lines"] + counts["keyids_unusable"] == config.num_keys
+    if config.key_sizes == (design.key_bits,):
+        assert counts["keyids_unusable"] == 0
+        assert counts["lines"] >= config.num_keys
+    assert counts["lines"] >= counts["keyids_with_lines"]
+    assert counts["decrypt"] > 0 and counts["platform_lines"] > 0
+    assert counts["random_round_trips"] > 0
+    assert sum(n for kind, n in counts["kinds"].items() if kind.startswith("random")) > 0
