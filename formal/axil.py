@@ -62,7 +62,7 @@ from memcrypt.formal import FormalTask
 
 from .whitebox import Probe
 
-__all__ = ["MANAGER_OUTPUTS", "TARGET_OUTPUTS", "FreeManager", "target_invariants",
+__all__ = ["MANAGER_OUTPUTS", "TARGET_OUTPUTS", "FreeManager", "hold", "target_invariants",
            "AXI4LiteTargetSpec", "tasks"]
 
 MANAGER_OUTPUTS = ("awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
@@ -140,7 +140,7 @@ class FreeManager:
                 (self.awvalid, port.awready, (self.awaddr, self.awprot)),
                 (self.wvalid, port.wready, (self.wdata, self.wstrb)),
                 (self.arvalid, port.arready, (self.araddr, self.arprot))):
-            _hold(m, valid, ready, payload, Assume, f"{valid.name}_stalled")
+            hold(m, valid, ready, payload, Assume, f"{valid.name}_stalled")
 
         # -- bookkeeping -------------------------------------------------------------------
         m.d.comb += [
@@ -167,8 +167,8 @@ class FreeManager:
         m.d.sync += after_reset.eq(0)
         with m.If(reset | after_reset):
             m.d.comb += Assert(~port.bvalid & ~port.rvalid)
-        _hold(m, port.bvalid, self.bready, (port.bresp,), Assert, f"{self.prefix}_b_stalled")
-        _hold(m, port.rvalid, self.rready, (port.rdata, port.rresp), Assert,
+        hold(m, port.bvalid, self.bready, (port.bresp,), Assert, f"{self.prefix}_b_stalled")
+        hold(m, port.rvalid, self.rready, (port.rdata, port.rresp), Assert,
               f"{self.prefix}_r_stalled")
         with m.If(port.bvalid):
             m.d.comb += Assert((port.bresp == OKAY) | (port.bresp == SLVERR))
@@ -238,7 +238,7 @@ class FreeManager:
         ]
 
 
-def _hold(m, valid, ready, payload, check, name):
+def hold(m, valid, ready, payload, check, name):
     """``check`` (Assume or Assert) that ``valid`` and ``payload`` hold until ``ready``."""
     stalled = Signal(name=name)
     last = [Signal(len(p), name=f"{name}_last{i}") for i, p in enumerate(payload)]
