@@ -36,6 +36,10 @@ ones).
   a completed ``retire_all``; and nothing in the table changes while a retirement is
   pending. (Writes before ``ready`` are the reset sweep and the reset-time platform key.)
 
+``control_pdr`` -- the same specification without the white-box invariants, proven by
+ABC's PDR, which finds its own: **unbounded**, and independent of the invariants below.
+(PDR does not close the miter below within minutes; it is proven by k-induction.)
+
 ``control_noninterference`` -- key material never reaches the read data bus, as
 *noninterference*, **unbounded** (k-induction): two copies of KeyControl (a miter) see
 identical inputs except the key material -- the write data of every write to a key field
@@ -601,6 +605,12 @@ def tasks():
                         "handshake; STATUS DEVICE_BUSY from doorbell until retirement "
                         "completes; table/platform key written only after retirement",
             spec=lambda: ControlSpec(invariants=True)),
+        FormalTask(
+            name="control_pdr", block="KeyControl", mode="prove",
+            engine="abc pdr", depth=None, unbounded=True,
+            description="the same properties, black box (no white-box invariants), proven "
+                        "by ABC's PDR",
+            spec=lambda: ControlSpec(invariants=False)),
         FormalTask(
             name="control_noninterference", block="KeyControl", mode="prove",
             engine="smtbmc yices", depth=4, unbounded=True,
