@@ -11,8 +11,8 @@ target's rules on the same port:
   (A3.1.2);
 * **handshake** -- once BVALID (RVALID) is high it stays high, with BRESP (RDATA, RRESP)
   unchanged, until BREADY (RREADY) (A3.2.1, A3.2.2);
-* **responses** -- BRESP and RRESP are OKAY or SLVERR (A3.4.4; AXI4-Lite has no EXOKAY,
-  B1.1.1, and this target never answers DECERR);
+* **responses** -- BRESP and RRESP are OKAY or SLVERR (A3.4.4; AXI4-Lite has no exclusive
+  accesses, so no EXOKAY (Part B), and this target never answers DECERR);
 * **no response from nothing, none lost** -- the manager model counts address and data
   handshakes not yet answered. The target holds at most one of each (its capacity); BVALID
   only while both an AW and a W handshake are unanswered, RVALID only while an AR is; each
