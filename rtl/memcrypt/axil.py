@@ -21,8 +21,9 @@ in that cycle, such as latching a counter's upper half).
 One write and one read may be in progress at once. A write is performed in the cycle after
 both its address and data have been taken; its response is offered in the next cycle. A
 read is performed in the cycle after its address handshake; its data is offered in the
-next cycle. Each channel takes a new transaction in the cycle its previous response
-completes, so back-to-back transactions run at one per two cycles per direction.
+next cycle. Each channel takes a new transaction in the cycle after its previous response
+handshake, so back-to-back transactions run at one per three cycles per direction (the
+``axil_cover`` task shows that spacing, and ``formal/axil.py`` proves nothing is lost).
 
 Port names are the flat AMBA names with a prefix (``s_axil_awaddr``, ...), so that
 cocotbext-axi (``AxiLiteBus.from_prefix(dut, "s_axil")``) and Vivado recognise the bus.
