@@ -155,9 +155,10 @@ def run_lines(dut, requests, *, in_stall=0.0, out_stall=0.0):
     return results
 
 
-@pytest.mark.parametrize("architecture", ["pipelined", "iterative"])
+@pytest.mark.parametrize("architecture, tweak_sbox", [
+    ("pipelined", None), ("iterative", None), ("pipelined", "lut")])
 @pytest.mark.parametrize("key_bits", [128, 256])
-def test_xts_lines_against_golden(architecture, key_bits):
+def test_xts_lines_against_golden(architecture, tweak_sbox, key_bits):
     rng = random.Random(key_bits + len(architecture))
     requests, expected = [], []
     for index in range(12):
@@ -175,8 +176,9 @@ def test_xts_lines_against_golden(architecture, key_bits):
                              tweak_key=golden.to_bus(key2), tweak=golden.line_tweak(address),
                              decrypt=int(decrypt), tag=index))
         expected.append((golden.to_bus(result), index))
+    options = {"tweak_sbox": tweak_sbox} if tweak_sbox else {}
     dut = XTSEngine(key_bits=key_bits, architecture=architecture, direction="both",
-                    tag_width=8)
+                    tag_width=8, **options)
     assert run_lines(dut, requests, in_stall=0.3, out_stall=0.4) == expected
 
 

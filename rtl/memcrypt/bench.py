@@ -39,11 +39,13 @@ class BenchConfig:
     ice40: bool = False      # also place and route on an iCE40 UP5K
     sbox: str = "bram"       # pipelined cores: "bram" or "lut"
     stages_per_round: int | None = None   # pipelined cores: None for the core's default
+    tweak_sbox: str | None = None         # XTS: the tweak core's S-boxes (None: as sbox)
 
     def build(self):
         if self.top == "xts":
+            kwargs = {} if self.architecture == "iterative" else {"tweak_sbox": self.tweak_sbox}
             return XTSEngine(key_bits=self.key_bits, architecture=self.architecture,
-                             direction=self.direction, tag_width=8, sbox=self.sbox)
+                             direction=self.direction, tag_width=8, sbox=self.sbox, **kwargs)
         if self.architecture == "pipelined":
             return AESPipeline(key_bits=self.key_bits, direction=self.direction, tag_width=8,
                                sbox=self.sbox, stages_per_round=self.stages_per_round)
@@ -65,7 +67,8 @@ BENCH_CONFIGS = [
                 stages_per_round=4),
     BenchConfig("aes128-iterative-encrypt", "aes", 128, "iterative", "encrypt", ice40=True),
     BenchConfig("aes128-iterative-both", "aes", 128, "iterative", "both", ice40=True),
-    BenchConfig("xts128-pipelined-both", "xts", 128, "pipelined", "both"),
+    # Two block-RAM pipelines need 212 DP16KD of 208: the tweak core goes to logic.
+    BenchConfig("xts128-pipelined-both", "xts", 128, "pipelined", "both", tweak_sbox="lut"),
     BenchConfig("aes256-pipelined-lut-encrypt", "aes", 256, "pipelined", "encrypt",
                 sbox="lut", default=False),
     BenchConfig("aes256-pipelined-encrypt", "aes", 256, "pipelined", "encrypt", default=False),

@@ -105,7 +105,11 @@ class XTSEngine(CoreParameters, wiring.Component):
     tag_width : int
         Width of the user tag carried with each line.
     sbox : str
-        S-box style of pipelined cores (``"bram"`` or ``"lut"``).
+        S-box style of the pipelined data core (``"bram"`` or ``"lut"``).
+    tweak_sbox : str or None
+        S-box style of the pipelined tweak core; ``None`` (default) takes ``sbox``. Two
+        block-RAM pipelines need 212 of the LFE5U-85F's 208 block RAMs: ``tweak_sbox="lut"``
+        puts the encrypt-only tweak core in logic instead.
 
     Members
     -------
@@ -114,7 +118,7 @@ class XTSEngine(CoreParameters, wiring.Component):
     """
 
     def __init__(self, *, key_bits=128, architecture="pipelined", direction="both",
-                 tag_width=8, sbox="bram"):
+                 tag_width=8, sbox="bram", tweak_sbox=None):
         with rejecting_parameters(self):
             key_bits, direction, tag_width = _check_parameters(key_bits, direction, tag_width)
             if architecture not in ARCHITECTURES:
@@ -124,7 +128,8 @@ class XTSEngine(CoreParameters, wiring.Component):
         self._architecture = architecture
         if architecture == "pipelined":
             self._tweak_core = AESPipeline(key_bits=key_bits, direction="encrypt",
-                                           tag_width=0, sbox=sbox)
+                                           tag_width=0,
+                                           sbox=sbox if tweak_sbox is None else tweak_sbox)
             self._data_core = AESPipeline(key_bits=key_bits, direction=direction,
                                           tag_width=0, sbox=sbox)
         else:
