@@ -17,7 +17,8 @@ def run_cli(*args):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["generate", "--top", "bogus"], "unknown top 'bogus'; choose from engine, aes, keyschedule"),
+    (["generate", "--top", "bogus"], "unknown top 'bogus'; choose from engine, aes, control, "
+                                         "keyed-engine, cache, keyschedule"),
     (["generate", "-p", "key_bits=192"], "Key size must be 128 or 256, not 192"),
     (["generate", "-p", "colour=red"], "unknown parameter(s) colour"),
     (["generate", "-p", "nonsense"], "parameter 'nonsense' is not NAME=VALUE"),
