@@ -58,37 +58,38 @@ Properties and tasks:
    ``maint_done`` within ``M`` cycles (all assumed). Then:
 
    * requests (``cache_response``, ``cache_response_m10``; ABC PDR): ``resp.valid`` at most
-     ``B(M) = 3M + 16 + max(0, M - 9)`` cycles after the request's acceptance
-     (:func:`request_bound`; 22 for M = 2, 47 for M = 10). Worst case, an alias read out
-     dirty: LOOKUP 1, WAIT_WB ``max(0, M - 9)`` (a previous write-back, offered at least 10
-     cycles before), EVICT 5, FILL ``2M + 2`` (the alias's write-back is taken first, then
-     the fill request), FILL_WAIT ``M + 1``, REFILL 4, REPLAY 1, LOOKUP 1. Tight for M = 2:
-     ``cache_response_cover`` reaches 22;
+     ``B(M) = 3M + 18 + max(0, M - 11)`` cycles after the request's acceptance
+     (:func:`request_bound`; 24 for M = 2, 48 for M = 10). Worst case, an alias read out
+     dirty: TAG_READ 1, LOOKUP 1, WAIT_WB ``max(0, M - 11)`` (a previous write-back,
+     offered at least 12 cycles before), EVICT 5, FILL ``2M + 2`` (the alias's write-back
+     is taken first, then the fill request), FILL_WAIT ``M + 1``, REFILL 4, REPLAY 1,
+     TAG_READ 1, LOOKUP 1. Tight for M = 2: ``cache_response_cover`` reaches 24;
    * maintenance (``cache_scan_bound``, ``cache_scan_bound_m10``; k-induction with a ranking
-     invariant): ``maint_done.valid`` at most ``S(P, H) = 1 + 2P + H(7 + M) + M + 1``
+     invariant): ``maint_done.valid`` at most ``S(P, H) = 1 + 3P + H(8 + M) + M + 1``
      cycles after acceptance (:func:`scan_bound`), for a scan of ``P`` positions (the 2 sets
      for FLUSH_ALL, RETIRE_KEYID and the unused op 3; the ``end - start`` lines of a
      FLUSH_RANGE) invalidating at most ``H`` lines (4, or ``min(P, 4)`` for a range); 1 for
-     an empty range. Per position SCAN_READ and SCAN_CHECK; per line invalidated at most
-     SCAN_CHECK, SCAN_WAIT_WB (``M``: the previous write-back), SCAN_EVICT (5), SCAN_READ;
-     SCAN_DRAIN at most ``M + 1``. For M = 2: 44 cycles for a flush-all or KeyID retire,
-     ``4 + 2n + 9 min(n, 4)`` for a range of ``n`` lines. An upper bound, not tight (the
-     first write-back of a scan has no write-back of its own scan to wait for);
+     an empty range. Per position SCAN_READ, SCAN_TAG and SCAN_CHECK; per line invalidated
+     at most SCAN_CHECK, SCAN_WAIT_WB (``M``: the previous write-back), SCAN_EVICT (5),
+     SCAN_READ, SCAN_TAG; SCAN_DRAIN at most ``M + 1``. For M = 2: 50 cycles for a
+     flush-all or KeyID retire, ``4 + 3n + 10 min(n, 4)`` for a range of ``n`` lines. An
+     upper bound, not tight (the first write-back of a scan has no write-back of its own
+     scan to wait for);
    * retirement (same tasks): no request or maintenance operation is accepted while
      ``retire_valid`` is high, and ``retire_done`` comes at most ``S(2, 4)`` cycles after
      the first cycle in which a retirement is requested and no request or operation is in
      progress. Hence (a corollary of the proven bounds, not a property checked on its own)
      ``retire_done`` comes at most :func:`retire_bound` cycles after ``retire_valid`` rises:
      the longest request or operation already in progress (a 15-line range flush) plus
-     ``M`` for its handshake, then ``S(2, 4)``: 116 cycles for M = 2.
+     ``M`` for its handshake, then ``S(2, 4)``: 141 cycles for M = 2.
 
    IDLE prefers a retirement, then a maintenance operation, to a request, so a request is
    bounded from its acceptance only (a stream of retirements could hold it off).
 
-Covers (``cache_cover``, bounded, depth 32): a hit; a miss whose victim is dirty (a
+Covers (``cache_cover``, bounded, depth 36): a hit; a miss whose victim is dirty (a
 capacity write-back); an alias eviction, and one whose alias is dirty; a retirement that
 writes back a dirty line; a range flush that writes back a line; a read of (A, w) under a
-KeyID other than its last writer's. ``cache_response_cover`` (depth 36): a response
+KeyID other than its last writer's. ``cache_response_cover`` (depth 40): a response
 exactly ``B(2)`` cycles after its request.
 
 **Inductive invariants** (white-box, asserted, never assumed; :class:`CacheView` finds the
@@ -108,8 +109,9 @@ memories):
   dirty victim's write-back, if still pending in FILL, is the victim's line and KeyID; from
   the fill request on (FILL_WAIT, REFILL) the victim is invalid, no way holds the line and
   no write-back of it is pending, and in REPLAY the victim holds it, clean, under the
-  request's KeyID; the tag read registers hold the tags of the set being looked up
-  (LOOKUP) or scanned (SCAN_CHECK); in SCAN_WAIT_WB and SCAN_EVICT the victim is valid,
+  request's KeyID; the tag read ports hold the tags of the set being looked up
+  (TAG_READ) or scanned (SCAN_TAG), and their registered copies ``tag_q`` hold them in
+  LOOKUP and SCAN_CHECK; in SCAN_WAIT_WB and SCAN_EVICT the victim is valid,
   dirty, and in memory as ``victim_tag``; a set or KeyID scan has ``scan_line`` below the
   set count and no line it targets left in the sets before ``scan_line`` (in none once
   draining or done); the victim of a scan's eviction is a line the scan targets.
@@ -173,21 +175,25 @@ CONFIG = MemcryptConfig(phys_addr_bits=11, keyid_bits=2, num_keys=4, mem_bytes=1
                         key_sizes=(128,))
 WAYS = 2
 SETS = 2
-COVER_DEPTH = 32
-RESPONSE_COVER_DEPTH = 36
+COVER_DEPTH = 36
+RESPONSE_COVER_DEPTH = 40
 SCAN_BOUNDS = ("sets", "range", "retire_scan")
 #: The tag and PLRU memories (a few bits each) as flip-flops: much faster for the SMT
 #: solver than arrays. The data memories stay arrays.
 MAP_TAGS = ("memory_map top/dut.tags0 top/dut.tags1 top/dut.plru", "opt_clean")
 LINES = 1 << CONFIG.line_address_bits
 
-STATES = ("IDLE", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL", "REPLAY",
-          "RESPOND", "SCAN_READ", "SCAN_CHECK", "SCAN_WAIT_WB", "SCAN_EVICT", "SCAN_DRAIN",
-          "SCAN_DONE")
-REQUEST_STATES = ("LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL", "REPLAY",
-                  "RESPOND")
-SCAN_STATES = ("SCAN_READ", "SCAN_CHECK", "SCAN_WAIT_WB", "SCAN_EVICT", "SCAN_DRAIN",
-               "SCAN_DONE")
+STATES = ("IDLE", "TAG_READ", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL",
+          "REPLAY", "RESPOND", "SCAN_READ", "SCAN_TAG", "SCAN_CHECK", "SCAN_WAIT_WB",
+          "SCAN_EVICT", "SCAN_DRAIN", "SCAN_DONE")
+REQUEST_STATES = ("TAG_READ", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL",
+                  "REPLAY", "RESPOND")
+SCAN_STATES = ("SCAN_READ", "SCAN_TAG", "SCAN_CHECK", "SCAN_WAIT_WB", "SCAN_EVICT",
+               "SCAN_DRAIN", "SCAN_DONE")
+#: Scan cycles per position (SCAN_READ, SCAN_TAG, SCAN_CHECK), and per line invalidated
+#: besides the memory's wait M (SCAN_CHECK, SCAN_EVICT 5, SCAN_READ, SCAN_TAG).
+SCAN_POSITION_CYCLES = 3
+SCAN_LINE_CYCLES = 8
 
 
 def design():
@@ -199,7 +205,7 @@ def design():
 def request_bound(m):
     """Cycles from a request's acceptance to its response (``resp.valid``), with memory and
     requester latency ``m``; see the module docstring."""
-    return 3 * m + 16 + max(0, m - 9)
+    return 3 * m + 18 + max(0, m - 11)
 
 
 def scan_bound(m, positions, hits):
@@ -207,7 +213,7 @@ def scan_bound(m, positions, hits):
     it begins) to its completion (``maint_done.valid`` or ``retire_done``), for a scan of
     ``positions`` sets (or range lines) that invalidates at most ``hits`` lines; see the
     module docstring."""
-    return 1 + 2 * positions + hits * (7 + m) + m + 1
+    return 1 + SCAN_POSITION_CYCLES * positions + hits * (SCAN_LINE_CYCLES + m) + m + 1
 
 
 def maint_bound(m, op, count=None):
@@ -271,6 +277,8 @@ class CacheView:
         self.tag_rd = [data.View(layout, _port_data(fragment, f"tags{v}"))
                        for v in range(geo.ways)]
         self.word_rd = [_port_data(fragment, f"data{v}") for v in range(geo.ways)]
+        # The registered copies of the tag read ports, which the comparisons use.
+        self.tag_q = [data.View(layout, probe.signal(f"tag_q{v}")) for v in range(geo.ways)]
         self.probe = probe
         self.tags = [[data.View(layout, probe.memory_read(f"tags{v}", C(s, max(1, geo.set_bits)),
                                                           label=f"tag_s{s}_w{v}"))
@@ -593,7 +601,7 @@ class CacheSpec(Elaboratable):
         # Scans end when memory has taken every write-back (an empty range skips the scan).
         empty_range = (d.scan_op == MaintOp.FLUSH_RANGE) & (d.scan_end <= d.scan_line)
         m.d.comb += Assert(~(d.wb_pending & d.at("SCAN_DONE") & ~empty_range))
-        with m.If(d.at("SCAN_READ", "SCAN_CHECK", "SCAN_WAIT_WB", "SCAN_EVICT", "SCAN_DRAIN")):
+        with m.If(d.at(*(state for state in SCAN_STATES if state != "SCAN_DONE"))):
             m.d.comb += Assert(~empty_range)
         with m.If(d.at("EVICT", "SCAN_EVICT")):
             m.d.comb += Assert(d.word_index <= WORDS_PER_LINE)
@@ -634,14 +642,15 @@ class CacheSpec(Elaboratable):
                                (victim_now.tag == req_tag) &
                                (victim_now.keyid == d.req.keyid))
 
-        # The read ports' registers hold what the state reads.
-        with m.If(d.at("LOOKUP")):
+        # The read ports' registers, and their registered copies, hold what the state reads.
+        for port_state, copy_state, set_index in (("TAG_READ", "LOOKUP", req_set),
+                                                  ("SCAN_TAG", "SCAN_CHECK", d.scan_set)):
             for v in range(geo.ways):
-                m.d.comb += Assert(d.tag_rd[v].as_value() == d.tag_at(req_set, v).as_value())
-        with m.If(d.at("SCAN_CHECK")):
-            for v in range(geo.ways):
-                m.d.comb += Assert(d.tag_rd[v].as_value() ==
-                                   d.tag_at(d.scan_set, v).as_value())
+                now = d.tag_at(set_index, v).as_value()
+                with m.If(d.at(port_state)):
+                    m.d.comb += Assert(d.tag_rd[v].as_value() == now)
+                with m.If(d.at(copy_state)):
+                    m.d.comb += Assert(d.tag_q[v].as_value() == now)
 
         # Scans.
         scan_vt_now = d.tag_at(d.scan_set, d.victim)
@@ -804,11 +813,13 @@ class CacheSpec(Elaboratable):
         longest = max(longest, maint_bound(latency, MaintOp.FLUSH_ALL))
         ranged = Signal(range(longest + 1))
         hits = Mux(count < WAYS * SETS, count, WAYS * SETS)
-        m.d.comb += ranged.eq(Mux(count == 0, 1, 1 + 2 * count + hits * (7 + latency) +
-                                  latency + 1))
+        m.d.comb += ranged.eq(Mux(count == 0, 1,
+                                  1 + SCAN_POSITION_CYCLES * count +
+                                  hits * (SCAN_LINE_CYCLES + latency) + latency + 1))
         assert all(maint_bound(latency, MaintOp.FLUSH_RANGE, n) ==
-                   (1 if n == 0 else 1 + 2 * n + min(n, WAYS * SETS) * (7 + latency) +
-                    latency + 1) for n in range(2 * LINES))
+                   (1 if n == 0 else 1 + SCAN_POSITION_CYCLES * n +
+                    min(n, WAYS * SETS) * (SCAN_LINE_CYCLES + latency) + latency + 1)
+                   for n in range(2 * LINES))
         maint_limit = Signal(range(longest + 1))
         with m.If(self.maint_hs):
             m.d.sync += maint_limit.eq(Mux(payload.op == MaintOp.FLUSH_RANGE, ranged,
@@ -869,12 +880,14 @@ class CacheSpec(Elaboratable):
 
     def _scan_remaining(self, m, d, latency, wb_wait):
         """An upper bound of the cycles a scan has left before SCAN_DONE, from its state:
-        per hit still to come ``7 + M`` (SCAN_CHECK, SCAN_WAIT_WB up to ``M``, SCAN_EVICT 5,
-        SCAN_READ), per position still to come 2 (SCAN_READ, SCAN_CHECK), ``M + 1`` to drain;
+        per hit still to come ``8 + M`` (SCAN_CHECK, SCAN_WAIT_WB up to ``M``, SCAN_EVICT 5,
+        SCAN_READ, SCAN_TAG), per position still to come 3 (SCAN_READ, SCAN_TAG,
+        SCAN_CHECK), ``M + 1`` to drain;
         the hit in progress by its state and ``word_index``, the write-back's wait by the
         memory's wait counter."""
         geo = d.geometry
-        cost = 7 + latency
+        cost = SCAN_LINE_CYCLES + latency
+        per_position = SCAN_POSITION_CYCLES
         drain = latency + 1
         width = 10
         position = d.scan_line
@@ -909,17 +922,19 @@ class CacheSpec(Elaboratable):
         wb_left = Signal(width)     # cycles until wb_pending is seen low
         m.d.comb += wb_left.eq(Mux(d.wb_pending, latency + 1 - wb_wait, 0))
         rest = Signal(width)        # from the current hit's return to SCAN_CHECK
-        m.d.comb += rest.eq(hits_later * cost + 1 + 2 * positions_after + drain)
+        m.d.comb += rest.eq(hits_later * cost + 1 + per_position * positions_after + drain)
         remaining = Signal(width)
         with m.Switch(d.state):
             with m.Case(d.encoding["SCAN_READ"]):
+                m.d.comb += remaining.eq(2 + hits_here * cost + rest)
+            with m.Case(d.encoding["SCAN_TAG"]):
                 m.d.comb += remaining.eq(1 + hits_here * cost + rest)
             with m.Case(d.encoding["SCAN_CHECK"]):
                 m.d.comb += remaining.eq(hits_here * cost + rest)
             with m.Case(d.encoding["SCAN_WAIT_WB"]):
-                m.d.comb += remaining.eq(wb_left + 7 + (hits_here - 1) * cost + rest)
+                m.d.comb += remaining.eq(wb_left + 8 + (hits_here - 1) * cost + rest)
             with m.Case(d.encoding["SCAN_EVICT"]):
-                m.d.comb += remaining.eq(6 - d.word_index + (hits_here - 1) * cost + rest)
+                m.d.comb += remaining.eq(7 - d.word_index + (hits_here - 1) * cost + rest)
             with m.Case(d.encoding["SCAN_DRAIN"]):
                 m.d.comb += remaining.eq(wb_left + 1)
             with m.Default():
@@ -1013,7 +1028,7 @@ def tasks():
             engine="smtbmc yices", depth=1, unbounded=True,
             description=f"M = 2: flush-all / retire-KeyID operations done within "
                         f"{maint_bound(2, MaintOp.FLUSH_ALL)} cycles, a range of n lines "
-                        f"within 4 + 2n + 9 min(n, 4), a retirement within "
+                        f"within 4 + 3n + 10 min(n, 4), a retirement within "
                         f"{maint_bound(2, MaintOp.RETIRE_KEYID)} of the cache being free; "
                         f"retirements go first (ranking invariant)",
             spec=lambda: CacheSpec(latency=2, bounds=SCAN_BOUNDS), script=MAP_TAGS),
@@ -1050,7 +1065,7 @@ def negative_tasks():
             spec=lambda: CacheSpec(invariants=False), script=_cut("line_match") + MAP_TAGS),
         FormalTask(
             name="cache_mutant_refill", block="KeyTaggedCache(fill_buffer free)", mode="bmc",
-            engine="smtbmc yices", depth=12, unbounded=False,
+            engine="smtbmc yices", depth=16, unbounded=False,
             description="a cache that loses the filled line returns wrong data",
             spec=lambda: CacheSpec(refinement=True, invariants=False),
             script=_cut("fill_buffer") + MAP_TAGS),

@@ -299,11 +299,12 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
 
 
 EXPECTED_TRANSITIONS = {
-    ("IDLE", "LOOKUP"), ("LOOKUP", "RESPOND"), ("RESPOND", "IDLE"),
+    ("IDLE", "TAG_READ"), ("TAG_READ", "LOOKUP"), ("LOOKUP", "RESPOND"), ("RESPOND", "IDLE"),
     ("LOOKUP", "FILL"), ("LOOKUP", "EVICT"), ("LOOKUP", "WAIT_WB"), ("WAIT_WB", "EVICT"),
     ("EVICT", "FILL"), ("FILL", "FILL_WAIT"), ("FILL_WAIT", "REFILL"), ("REFILL", "REPLAY"),
-    ("REPLAY", "LOOKUP"),
-    ("IDLE", "SCAN_READ"), ("SCAN_READ", "SCAN_CHECK"), ("SCAN_CHECK", "SCAN_READ"),
+    ("REPLAY", "TAG_READ"),
+    ("IDLE", "SCAN_READ"), ("SCAN_READ", "SCAN_TAG"), ("SCAN_TAG", "SCAN_CHECK"),
+    ("SCAN_CHECK", "SCAN_READ"),
     ("SCAN_CHECK", "SCAN_EVICT"), ("SCAN_CHECK", "SCAN_WAIT_WB"), ("SCAN_WAIT_WB", "SCAN_EVICT"),
     ("SCAN_EVICT", "SCAN_READ"), ("SCAN_CHECK", "SCAN_DRAIN"), ("SCAN_DRAIN", "SCAN_DONE"),
     ("SCAN_DONE", "IDLE"), ("IDLE", "SCAN_DONE"),

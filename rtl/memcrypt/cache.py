@@ -28,13 +28,27 @@ out), except when the fill is for the line being written back (an alias eviction
 pending write-back of the same line): then the fill waits until memory has taken the
 write-back, so the fill sees it.
 
+Timing: the tag and PLRU block-RAM outputs are registered before they are compared
+(TAG_READ, SCAN_TAG), and the data and tag write addresses and data do not depend on the
+comparison (only the write enables do), so no path runs from a block-RAM output through
+the comparison into a block RAM. A hit is answered 3 cycles after its request is taken.
+
 States::
 
-    IDLE --request--> LOOKUP --hit--> RESPOND --> IDLE
-                        |--miss, victim clean/invalid--> FILL --> REFILL --> LOOKUP (hits)
-                        '--miss or alias, victim dirty--> EVICT (read 4 words) --> FILL ...
-    IDLE --retire / maintenance--> SCAN_READ <--> SCAN_CHECK --match--> SCAN_EVICT
-                                    '--all sets (or lines) scanned, write-backs taken--> DONE
+    IDLE --request--> TAG_READ --> LOOKUP --hit--> RESPOND --> IDLE
+       LOOKUP --miss, victim clean or invalid--> FILL --> FILL_WAIT --> REFILL --> REPLAY
+       LOOKUP --miss or alias, victim dirty--> [WAIT_WB -->] EVICT (4 words) --> FILL ...
+       REPLAY --> TAG_READ --> LOOKUP (now hits) --> RESPOND
+    IDLE --retire / maintenance--> SCAN_READ --> SCAN_TAG --> SCAN_CHECK
+       SCAN_CHECK --line to flush, clean--> SCAN_READ (invalidated)
+       SCAN_CHECK --line to flush, dirty--> [SCAN_WAIT_WB -->] SCAN_EVICT --> SCAN_READ
+       SCAN_CHECK --nothing here, more sets (or lines)--> SCAN_READ
+       SCAN_CHECK --nothing here, last--> SCAN_DRAIN (write-backs taken) --> SCAN_DONE
+       SCAN_DONE --maint_done taken, or retire_done--> IDLE
+    IDLE --empty range--> SCAN_DONE
+
+WAIT_WB and SCAN_WAIT_WB wait for memory to take the previous write-back, which still
+occupies the line buffer.
 
 Maintenance (``maint`` stream, and the key table's ``retire_*`` handshake): write back
 and invalidate every line of one KeyID (``RETIRE_KEYID``), of every KeyID
@@ -216,7 +230,9 @@ class KeyTaggedCache(wiring.Component):
             data_write = data_mem.write_port(granularity=8)
             data_read = data_mem.read_port(transparent_for=(data_write,))
             m.d.comb += [tag_read.addr.eq(tag_read_addr), data_read.addr.eq(data_read_addr)]
-            tags.append(tag_read.data)
+            tag_q = Signal(tag_layout, name=f"tag_q{way}")
+            m.d.sync += tag_q.eq(tag_read.data)
+            tags.append(tag_q)
             tag_writes.append(tag_write)
             words.append(data_read.data)
             data_writes.append(data_write)
@@ -268,7 +284,8 @@ class KeyTaggedCache(wiring.Component):
         # Tree pseudo-LRU over 2^L leaves (L = ceil(log2 ways)): node n has children 2n+1
         # and 2n+2; a node bit of 1 points right. A leaf beyond the last way stands for way
         # (leaf - ways).
-        plru = plru_read.data
+        plru = Signal(plru_bits, name="plru_q")
+        m.d.sync += plru.eq(plru_read.data)
         plru_victim = Signal(range(max(2, ways)))
         if ways > 1:
             levels = ceil_log2(ways)
@@ -348,14 +365,15 @@ class KeyTaggedCache(wiring.Component):
         with m.Else():
             m.d.comb += scan_last.eq(scan_line == geo.sets - 1)
 
+        # Write addresses and data do not depend on the tag comparison: only the enables do.
+        for w in range(ways):
+            m.d.comb += tag_writes[w].addr.eq(tag_read_addr)
+
         def write_tag(way, value):
             for w in range(ways):
+                m.d.comb += tag_writes[w].data.eq(value)
                 with m.If(way == w):
-                    m.d.comb += [
-                        tag_writes[w].en.eq(1),
-                        tag_writes[w].addr.eq(tag_read_addr),
-                        tag_writes[w].data.eq(value),
-                    ]
+                    m.d.comb += tag_writes[w].en.eq(1)
 
         def victim_words(set_index, next_state, after):
             """Read the victim's four words into the line buffer (one word per cycle), then
@@ -409,11 +427,19 @@ class KeyTaggedCache(wiring.Component):
                 with m.Elif(self.req.valid):
                     m.d.comb += self.req.ready.eq(1)
                     m.d.sync += req.eq(self.req.payload)
-                    m.next = "LOOKUP"
+                    m.next = "TAG_READ"
+
+            with m.State("TAG_READ"):
+                m.d.comb += [tag_read_addr.eq(req_set),
+                             data_read_addr.eq(Cat(req_word, req_set))]
+                m.next = "LOOKUP"
 
             with m.State("LOOKUP"):
                 m.d.comb += [tag_read_addr.eq(req_set),
                              data_read_addr.eq(Cat(req_word, req_set))]
+                for w in range(ways):
+                    m.d.comb += [data_writes[w].addr.eq(Cat(req_word, req_set)),
+                                 data_writes[w].data.eq(req.data)]
                 with m.If(hit_ways.any()):
                     m.d.comb += self.hit.eq(~replayed)
                     m.d.sync += replayed.eq(0)
@@ -423,11 +449,7 @@ class KeyTaggedCache(wiring.Component):
                     with m.If(req.write):
                         for w in range(ways):
                             with m.If(hit_way == w):
-                                m.d.comb += [
-                                    data_writes[w].addr.eq(Cat(req_word, req_set)),
-                                    data_writes[w].data.eq(req.data),
-                                    data_writes[w].en.eq(req.strobe),
-                                ]
+                                m.d.comb += data_writes[w].en.eq(req.strobe)
                         dirty_tag = Signal(tag_layout)
                         for w in range(ways):
                             with m.If(hit_way == w):
@@ -498,12 +520,12 @@ class KeyTaggedCache(wiring.Component):
             with m.State("REFILL"):
                 m.d.comb += tag_read_addr.eq(req_set)
                 for w in range(ways):
+                    m.d.comb += [
+                        data_writes[w].addr.eq(Cat(word_index[:2], req_set)),
+                        data_writes[w].data.eq(fill_buffer.word_select(word_index[:2], 128)),
+                    ]
                     with m.If(victim == w):
-                        m.d.comb += [
-                            data_writes[w].addr.eq(Cat(word_index[:2], req_set)),
-                            data_writes[w].data.eq(fill_buffer.word_select(word_index[:2], 128)),
-                            data_writes[w].en.eq(0xFFFF),
-                        ]
+                        m.d.comb += data_writes[w].en.eq(0xFFFF)
                 m.d.sync += word_index.eq(word_index + 1)
                 with m.If(word_index == WORDS_PER_LINE - 1):
                     new_tag = Signal(tag_layout)
@@ -518,7 +540,7 @@ class KeyTaggedCache(wiring.Component):
                 m.d.comb += [tag_read_addr.eq(req_set),
                              data_read_addr.eq(Cat(req_word, req_set))]
                 m.d.sync += replayed.eq(1)
-                m.next = "LOOKUP"
+                m.next = "TAG_READ"
 
             with m.State("RESPOND"):
                 m.d.comb += self.resp.valid.eq(1)
@@ -527,6 +549,10 @@ class KeyTaggedCache(wiring.Component):
 
             # -- maintenance ----------------------------------------------------------------
             with m.State("SCAN_READ"):
+                m.d.comb += tag_read_addr.eq(scan_set)
+                m.next = "SCAN_TAG"
+
+            with m.State("SCAN_TAG"):
                 m.d.comb += tag_read_addr.eq(scan_set)
                 m.next = "SCAN_CHECK"
 
