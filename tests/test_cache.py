@@ -17,7 +17,7 @@ from axil_sim import AXI4LiteManager
 from cache_model import EncryptedMemory, Reference
 from streams import StallPattern, stream_get, stream_put
 
-from memcrypt.cache import KeyTaggedCache, MaintOp
+from memcrypt.cache import PERF_EVENT_OF_STROBE, KeyTaggedCache, MaintOp, connect_key_control
 from memcrypt.config import MemcryptConfig
 from memcrypt.control import KeyControl
 from memcrypt.driver import AsyncDriver
@@ -245,18 +245,14 @@ class _ControlWithCache(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.control, m.submodules.cache = self.control, self.cache
-        m.d.comb += [
-            self.cache.retire_valid.eq(self.control.retire_valid),
-            self.cache.retire_keyid.eq(self.control.retire_keyid),
-            self.cache.retire_all.eq(self.control.retire_all),
-            self.control.retire_done.eq(self.cache.retire_done),
-        ]
+        connect_key_control(m, self.cache, self.control)
         return m
 
 
 def test_programming_a_key_retires_its_lines_through_the_cache():
     """SET_KEY_DIRECT on KeyID 3 makes the cache write back and drop KeyID 3's lines
-    before the table changes; STATUS reads DEVICE_BUSY until then."""
+    before the table changes; STATUS reads DEVICE_BUSY until then. The cache's events
+    reach the control block's performance counters, read back through the driver."""
     config = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
                             key_sizes=(128,))
     bench = CacheBench(2, 4, stall=0.2, seed=9, config=config)
@@ -294,6 +290,11 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
         hits = bench.events["hit"]
         await bench.access(ctx, 4 << 6, 8)       # KeyID 8 untouched
         assert bench.events["hit"] == hits + 1
+        counters = await driver.perf_counters()
+        for strobe, event in PERF_EVENT_OF_STROBE.items():
+            assert counters[event] == bench.events[strobe], (event, counters)
+        assert counters["cache_misses"] == 6 and counters["lines_flushed"] == 4
+        assert counters["keys_programmed"] == 1
 
     bench.run(testbench, root=top, background=(entropy,))
 

@@ -66,10 +66,22 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from .config import MemcryptConfig, require_config
+from .regmap import PERF_EVENTS
 
-__all__ = ["MaintOp", "CacheGeometry", "KeyTaggedCache", "request_layout", "WORDS_PER_LINE"]
+__all__ = ["MaintOp", "CacheGeometry", "KeyTaggedCache", "request_layout", "WORDS_PER_LINE",
+           "PERF_EVENT_OF_STROBE", "connect_key_control"]
 
 WORDS_PER_LINE = 4
+
+#: Each event strobe of the cache and the performance counter it feeds
+#: (:data:`memcrypt.regmap.PERF_EVENTS`, counted by :class:`memcrypt.control.KeyControl`).
+PERF_EVENT_OF_STROBE = {
+    "hit": "cache_hits",
+    "miss": "cache_misses",
+    "write_back": "write_backs",
+    "alias_eviction": "alias_evictions",
+    "line_flushed": "lines_flushed",
+}
 
 
 class MaintOp(enum.IntEnum):
@@ -611,3 +623,19 @@ class KeyTaggedCache(wiring.Component):
                     with m.If(self.maint_done.ready):
                         m.next = "IDLE"
         return m
+
+
+def connect_key_control(m, cache, control):
+    """Wire ``cache`` to the key table's ``control`` (:class:`memcrypt.control.KeyControl`)
+    in module ``m``: the retire handshake, and the cache's event strobes to their
+    performance counters (:data:`PERF_EVENT_OF_STROBE`). The control block's other event
+    inputs are left to the caller."""
+    index = {name: position for position, (name, _doc) in enumerate(PERF_EVENTS)}
+    m.d.comb += [
+        cache.retire_valid.eq(control.retire_valid),
+        cache.retire_keyid.eq(control.retire_keyid),
+        cache.retire_all.eq(control.retire_all),
+        control.retire_done.eq(cache.retire_done),
+    ]
+    for strobe, event in PERF_EVENT_OF_STROBE.items():
+        m.d.comb += control.events[index[event]].eq(getattr(cache, strobe))
