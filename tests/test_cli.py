@@ -27,6 +27,8 @@ def run_cli(*args):
     (["build", "--board", "nosuchboard"], "unknown board 'nosuchboard'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["demo", "--lines", "0"], "Number of lines must be at least 1, not 0"),
+    (["formal", "no_such_task"], "unknown formal task(s) no_such_task"),
+    (["formal", "--negative", "cache_alias"], "name tasks, or give --all or --negative"),
 ])
 def test_bad_arguments_give_one_clear_line(args, message):
     result = run_cli(*args)
@@ -36,6 +38,15 @@ def test_bad_arguments_give_one_clear_line(args, message):
     assert lines[0].startswith("memcrypt: error: ")
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_formal_list_marks_slow_and_negative_tasks():
+    result = run_cli("formal", "--list")
+    assert result.returncode == 0
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "(slow)" in rows["cache_refinement"] and "must FAIL" not in rows["cache_refinement"]
+    assert "must FAIL: " in rows["cache_mutant_alias"]
+    assert "unbounded" in rows["cache_alias"] and "depth 36" in rows["cache_cover"]
 
 
 def test_help_explains_each_subcommand():

@@ -113,6 +113,24 @@ def test_format_table():
     assert formal.depth_label(task) in lines[2]
 
 
+def test_a_negative_task_succeeds_by_failing(monkeypatch, tmp_path):
+    """``run`` expects FAIL of a negative task, PASS of any other, and the table says so."""
+    broken, sound = NEGATIVE_TASKS[0], TASKS[0]
+    outcome = {broken.name: "FAIL", sound.name: "FAIL"}
+
+    def fake_run_task(task, workdir):
+        return formal.FormalResult(task=task, status=outcome.get(task.name, "FAIL"),
+                                   seconds=0.5, workdir=workdir, trace=None, log_tail="")
+
+    monkeypatch.setattr(formal, "run_task", fake_run_task)
+    results = formal.run([broken.name, sound.name], workdir=tmp_path, echo=None)
+    assert [r.expected for r in results] == ["FAIL", "PASS"]
+    assert [r.passed for r in results] == [True, False]
+    assert "FAIL (must FAIL)" in formal.format_table(results).splitlines()[2]
+    negative = formal.run(workdir=tmp_path, echo=None, negative=True)
+    assert [r.task.name for r in negative] == [task.name for task in NEGATIVE_TASKS]
+
+
 def test_abc_wrapper_drops_pdr_log_option():
     script = "read_aiger a.aig; fold; strash; pdr -v -l; write_cex -a e/trace.aiw"
     assert abc_wrapper.fix_script(script) == \

@@ -122,19 +122,25 @@ def _cmd_formal(args):
     from . import formal
 
     if args.list:
-        for task in formal.tasks():
+        listed = [(task, "") for task in formal.tasks()]
+        listed += [(task, "must FAIL: ") for task in formal.negative_tasks()]
+        for task, note in listed:
             bound = "unbounded" if task.unbounded else f"depth {task.depth}"
-            print(f"{task.name:32} {task.mode:6} {task.engine:14} {bound:10} {task.description}")
+            slow = "(slow) " if task.slow else ""
+            print(f"{task.name:32} {task.mode:6} {task.engine:14} {bound:10} "
+                  f"{slow}{note}{task.description}")
         return 0
-    known = {task.name for task in formal.tasks()}
+    if args.task and (args.all or args.negative):
+        raise CommandError("name tasks, or give --all or --negative, not both")
+    known = {task.name for task in formal.tasks() + formal.negative_tasks()}
     unknown = [name for name in args.task or () if name not in known]
     if unknown:
         raise CommandError(f"unknown formal task(s) {', '.join(unknown)}; "
                            f"see memcrypt formal --list")
     results = formal.run(args.task or None, workdir=Path(args.workdir), echo=print,
-                         quick=not args.all)
+                         quick=not args.all, negative=args.negative)
     print(formal.format_table(results))
-    return 0 if all(r.status == "PASS" for r in results) else 1
+    return 0 if all(r.passed for r in results) else 1
 
 
 # -- build ------------------------------------------------------------------------------------
@@ -257,7 +263,10 @@ def _build_parser():
                                    "engine, depth or 'unbounded', result and seconds.")
     p.add_argument("task", nargs="*", help="tasks to run (default: all quick ones)")
     p.add_argument("--all", action="store_true", help="include the long tasks")
-    p.add_argument("--list", action="store_true", help="list the tasks")
+    p.add_argument("--negative", action="store_true",
+                   help="run the deliberately broken designs instead, each of which must FAIL")
+    p.add_argument("--list", action="store_true", help="list the tasks (slow and must-FAIL "
+                                                        "ones marked)")
     p.add_argument("--workdir", default="build/formal", help="working folder")
     p.set_defaults(func=_cmd_formal)
 

@@ -16,6 +16,7 @@ on ``PATH`` (see :func:`memcrypt.toolchain.setup_environment`), and for ``abc pd
 ``berkeley-abc`` behind :mod:`memcrypt.abc_wrapper`.
 """
 
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -107,6 +108,8 @@ class FormalResult:
 
     ``trace`` is the counterexample (FAIL), the induction counterexample (UNKNOWN from
     k-induction) or, for a passing cover, the first cover trace; ``None`` otherwise.
+    ``expected`` is ``"FAIL"`` for a task of :func:`negative_tasks` (a deliberately broken
+    design), and the run has then succeeded when it failed.
     """
 
     task: FormalTask
@@ -115,10 +118,12 @@ class FormalResult:
     workdir: Path
     trace: Path | None
     log_tail: str
+    expected: str = "PASS"
 
     @property
     def passed(self) -> bool:
-        return self.status == "PASS"
+        """The run gave what the task requires: PASS, or FAIL for a negative task."""
+        return self.status == self.expected
 
 
 def depth_label(task: FormalTask) -> str:
@@ -280,23 +285,29 @@ def run_task(task: FormalTask, workdir: Path) -> FormalResult:
 
 
 def run(names: Sequence[str] | None = None, workdir: Path = Path("build/formal"),
-        echo=print, quick: bool = False) -> list[FormalResult]:
-    """Run the named tasks (default: all; with ``quick``, all but the slow ones), one at a
-    time, echoing one line per task; returns the results in order."""
-    available = tasks()
+        echo=print, quick: bool = False, negative: bool = False) -> list[FormalResult]:
+    """Run the named tasks (default: all of :func:`tasks`; with ``quick``, all but the slow
+    ones; with ``negative``, the :func:`negative_tasks`, which must FAIL), one at a time,
+    echoing one line per task; returns the results in order. Names may be of either kind."""
+    positive, broken = tasks(), negative_tasks()
+    must_fail = {task.name for task in broken}
     if names:
-        by_name = {task.name: task for task in available}
+        by_name = {task.name: task for task in positive + broken}
         unknown = [name for name in names if name not in by_name]
         if unknown:
             raise KeyError(f"Unknown formal task(s): {', '.join(unknown)}")
         selected = [by_name[name] for name in names]
+    elif negative:
+        selected = broken
     else:
-        selected = [task for task in available if not (quick and task.slow)]
+        selected = [task for task in positive if not (quick and task.slow)]
     results = []
     for task in selected:
+        expected = "FAIL" if task.name in must_fail else "PASS"
         if echo is not None:
-            echo(f"formal: {task.name} ({task.mode}, {task.engine}, {depth_label(task)}) ...")
-        result = run_task(task, Path(workdir))
+            echo(f"formal: {task.name} ({task.mode}, {task.engine}, {depth_label(task)}"
+                 f"{', must FAIL' if expected == 'FAIL' else ''}) ...")
+        result = dataclasses.replace(run_task(task, Path(workdir)), expected=expected)
         if echo is not None:
             where = f"  trace: {result.trace}" if result.trace and not result.passed else ""
             echo(f"formal: {task.name}: {result.status} in {result.seconds:.1f} s{where}")
@@ -307,7 +318,8 @@ def run(names: Sequence[str] | None = None, workdir: Path = Path("build/formal")
 def format_table(results: Sequence[FormalResult]) -> str:
     """A plain-text table: task, mode, engine, depth, result, seconds."""
     header = ("task", "mode", "engine", "depth", "result", "seconds")
-    rows = [(r.task.name, r.task.mode, r.task.engine, depth_label(r.task), r.status,
+    rows = [(r.task.name, r.task.mode, r.task.engine, depth_label(r.task),
+             r.status if r.expected == "PASS" else f"{r.status} (must FAIL)",
              f"{r.seconds:.1f}") for r in results]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     align = ["<", "<", "<", "<", "<", ">"]
