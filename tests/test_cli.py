@@ -99,6 +99,29 @@ def test_generated_control_passes_verilator_lint_and_prints_its_configuration(
         assert f" {port}" in text, port
 
 
+def test_generated_cache_passes_verilator_lint_and_prints_its_packed_ports(tmp_path, capsys):
+    """The default cache (Intel-like: 40-bit stripped address, 6-bit KeyID, 4 x 64): the
+    printed field ranges agree with the widths of the configuration and with the Verilog."""
+    assert main(["generate", "--top", "cache", "-o", str(tmp_path), "--format", "v"]) == 0
+    printed = capsys.readouterr().out
+    address, keyid, line = 40, 6, 40 - 6
+    request = address + keyid + 1 + 16 + 128
+    assert (f"req__payload[{request - 1}:0]: address {address - 1}:0, "
+            f"keyid {address + keyid - 1}:{address}, write {address + keyid}, "
+            f"strobe {address + keyid + 16}:{address + keyid + 1}, "
+            f"data {request - 1}:{address + keyid + 17}") in printed
+    assert (f"wb__payload[{line + keyid + 511}:0]: line {line - 1}:0, "
+            f"keyid {line + keyid - 1}:{line}, data {line + keyid + 511}:{line + keyid}") in printed
+    verilog = tmp_path / "memcrypt_cache.v"
+    text = verilog.read_text()
+    assert f"input [{request - 1}:0] req__payload;" in text
+    assert f"output [{line + keyid + 511}:0] wb__payload;" in text
+    waived = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE", "-Wno-ALWNEVER"]
+    lint = subprocess.run(["verilator", "--lint-only", *waived, str(verilog)],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
+
+
 def test_generate_refuses_a_bad_configuration():
     result = run_cli("generate", "--top", "control", "-p", "keyid_bits=20")
     assert result.returncode == 2

@@ -40,7 +40,7 @@ def _parse_params(pairs):
 # -- generate ---------------------------------------------------------------------------------
 
 def _cmd_generate(args):
-    from .generate import TOPS, build_top, write_outputs
+    from .generate import TOPS, build_top, packed_ports, write_outputs
 
     if args.list:
         for name, spec in TOPS.items():
@@ -61,6 +61,13 @@ def _cmd_generate(args):
             print(f"  {line}")
     for figure, value in _derived_figures(component).items():
         print(f"  {figure:12} = {value}")
+    packed = packed_ports(component)
+    if packed:
+        print("packed ports (field msb:lsb of the Verilog vector, LSB first):")
+        for port, width, leaves in packed:
+            bits = ", ".join(f"{name} {msb}:{lsb}" if msb != lsb else f"{name} {lsb}"
+                             for name, msb, lsb in leaves)
+            print(f"  {port}[{width - 1}:0]: {bits}")
     for fmt, path in written.items():
         print(f"wrote {path} ({fmt})")
     return 0

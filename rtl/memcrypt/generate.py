@@ -18,7 +18,7 @@ from .xts import XTSEngine
 #: one (over the named ``config`` preset).
 CONFIG_PARAMETERS = tuple(f.name for f in fields(MemcryptConfig) if f.name != "name")
 
-__all__ = ["TOPS", "TopSpec", "build_top", "write_outputs"]
+__all__ = ["TOPS", "TopSpec", "build_top", "write_outputs", "packed_ports"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,34 @@ def write_outputs(component, out_dir, name, formats=("v", "il")) -> dict:
         path.write_text(text)
         written[fmt] = path
     return written
+
+
+def _fields(layout, offset=0, prefix=""):
+    """(name, msb, lsb) of every leaf field of a layout, LSB first; nested layouts dotted."""
+    from amaranth.lib import data  # noqa: PLC0415
+
+    leaves = []
+    for name, field in layout:
+        start = offset + field.offset
+        if isinstance(field.shape, data.Layout):
+            leaves += _fields(field.shape, start, f"{prefix}{name}.")
+        else:
+            width = field.width
+            leaves.append((f"{prefix}{name}", start + width - 1, start))
+    return leaves
+
+
+def packed_ports(component) -> list[tuple[str, int, list[tuple[str, int, int]]]]:
+    """The ports of ``component`` whose Verilog is one vector packing several fields (stream
+    payloads with a struct layout): ``(verilog name, width, [(field, msb, lsb), ...])``, in
+    the order of the signature; the field bit ranges are those of the vector."""
+    from amaranth.lib import data  # noqa: PLC0415
+
+    packed = []
+    for path, _member, value in component.signature.flatten(component):
+        if isinstance(value, data.View) and isinstance(data.Layout.cast(value.shape()),
+                                                       data.StructLayout):
+            layout = data.Layout.cast(value.shape())
+            packed.append(("__".join(str(part) for part in path), layout.size,
+                           _fields(layout)))
+    return packed
