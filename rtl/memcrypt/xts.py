@@ -181,8 +181,7 @@ class XTSEngine(CoreParameters, wiring.Component):
         ]
 
         # Sequencer: four masked blocks per line into the data core.
-        mask_layout = data.StructLayout({"mask": 128, "last": 1,
-                                         "tag": max(1, self._tag_width)})
+        mask_layout = data.StructLayout({"mask": 128, "tag": max(1, self._tag_width)})
         capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 2) + 1
         m.submodules.masks = masks = fifo.SyncFIFOBuffered(
             width=mask_layout.size, depth=capacity)
@@ -201,7 +200,6 @@ class XTSEngine(CoreParameters, wiring.Component):
             data_core.i_stream.valid.eq(tweak_core.o_stream.valid & pending.r_rdy & masks.w_rdy),
             feed.eq(data_core.i_stream.valid & data_core.i_stream.ready),
             mask_in.mask.eq(mask),
-            mask_in.last.eq(last_beat),
             mask_in.tag.eq(line.tag),
             masks.w_data.eq(mask_in.as_value()),
             masks.w_en.eq(feed),
@@ -213,8 +211,13 @@ class XTSEngine(CoreParameters, wiring.Component):
         with m.If(feed):
             m.d.sync += [next_tweak.eq(mul_alpha(mask)), beat.eq(beat + 1)]
 
-        # Unmasking and line assembly.
+        # Unmasking and line assembly. Blocks leave the data core in order, four per line, so
+        # a counter says which is a line's last: the handshake logic does not wait for the
+        # mask FIFO's block-RAM output.
         head = data.View(mask_layout, masks.r_data)
+        out_beat = Signal(range(BLOCKS_PER_LINE))
+        head_last = Signal()
+        m.d.comb += head_last.eq(out_beat == BLOCKS_PER_LINE - 1)
         result = Signal(128)
         collected = Signal(128 * (BLOCKS_PER_LINE - 1), reset_less=True)
         out_valid = Signal()
@@ -224,7 +227,7 @@ class XTSEngine(CoreParameters, wiring.Component):
         blocked = Signal()
         m.d.comb += [
             result.eq(data_core.o_stream.payload.block ^ head.mask),
-            blocked.eq(head.last & out_valid & ~self.o_stream.ready),
+            blocked.eq(head_last & out_valid & ~self.o_stream.ready),
             data_core.o_stream.ready.eq(masks.r_rdy & ~blocked),
             take.eq(data_core.o_stream.valid & data_core.o_stream.ready),
             masks.r_en.eq(take),
@@ -236,8 +239,9 @@ class XTSEngine(CoreParameters, wiring.Component):
         with m.If(self.o_stream.valid & self.o_stream.ready):
             m.d.sync += out_valid.eq(0)
         with m.If(take):
+            m.d.sync += out_beat.eq(out_beat + 1)
             # The first three blocks shift in from the top; the last completes the line.
-            with m.If(head.last):
+            with m.If(head_last):
                 m.d.sync += [out_data.eq(Cat(collected, result)), out_tag.eq(head.tag),
                              out_valid.eq(1)]
             with m.Else():
