@@ -15,7 +15,10 @@ request and maintenance streams need no stream-rule assumption (the cache sample
 at the handshake), so none is made. The memory behind the cache takes fill requests and
 write-backs whenever its free ``ready`` says so and answers each fill (in order: the cache
 has at most one outstanding, asserted) at a free time with a free line, except for the
-tracked word below. Reset is asserted in the first cycle only.
+tracked word below. Reset is asserted in the first cycle only; the cache's reset sweep
+(INIT, one cycle per set) then runs over memories that start empty, and ``ready`` rises.
+(That the sweep empties a cache whatever its memories hold, after a reset in the middle of
+traffic, is shown in simulation: ``tests/test_cache.py::test_reset_sweep_*``.)
 
 **Contract** (asserted in every task): one request or maintenance operation at a time,
 a response only for an accepted request (with its read/write bit), ``maint_done`` only for
@@ -77,9 +80,10 @@ Properties and tasks:
      scan to wait for);
    * retirement (same tasks): no request or maintenance operation is accepted while
      ``retire_valid`` is high, and ``retire_done`` comes at most ``S(2, 4)`` cycles after
-     the first cycle in which a retirement is requested and no request or operation is in
-     progress. Hence (a corollary of the proven bounds, not a property checked on its own)
-     ``retire_done`` comes at most :func:`retire_bound` cycles after ``retire_valid`` rises:
+     the first cycle in which a retirement is requested, the cache is ``ready`` and no
+     request or operation is in progress. Hence (a corollary of the proven bounds, not a
+     property checked on its own) ``retire_done`` comes at most :func:`retire_bound` cycles
+     after ``retire_valid`` rises, once the cache is ready:
      the longest request or operation already in progress (a 15-line range flush) plus
      ``M`` for its handshake, then ``S(2, 4)``: 141 cycles for M = 2.
 
@@ -175,15 +179,15 @@ CONFIG = MemcryptConfig(phys_addr_bits=11, keyid_bits=2, num_keys=4, mem_bytes=1
                         key_sizes=(128,))
 WAYS = 2
 SETS = 2
-COVER_DEPTH = 36
-RESPONSE_COVER_DEPTH = 40
+COVER_DEPTH = 38
+RESPONSE_COVER_DEPTH = 42
 SCAN_BOUNDS = ("sets", "range", "retire_scan")
 #: The tag and PLRU memories (a few bits each) as flip-flops: much faster for the SMT
 #: solver than arrays. The data memories stay arrays.
 MAP_TAGS = ("memory_map top/dut.tags0 top/dut.tags1 top/dut.plru", "opt_clean")
 LINES = 1 << CONFIG.line_address_bits
 
-STATES = ("IDLE", "TAG_READ", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL",
+STATES = ("INIT", "IDLE", "TAG_READ", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL",
           "REPLAY", "RESPOND", "SCAN_READ", "SCAN_TAG", "SCAN_CHECK", "SCAN_WAIT_WB",
           "SCAN_EVICT", "SCAN_DRAIN", "SCAN_DONE")
 REQUEST_STATES = ("TAG_READ", "LOOKUP", "WAIT_WB", "EVICT", "FILL", "FILL_WAIT", "REFILL",
@@ -582,6 +586,13 @@ class CacheSpec(Elaboratable):
         enc = d.encoding
         m.d.comb += Assert(Cat(*(d.state == v for v in enc.values())).any())
         m.d.comb += Assert(self.outstanding == d.at(*REQUEST_STATES))
+        # The reset sweep runs once, from the reset in the first cycle, over memories that
+        # start empty: nothing is valid or pending during it.
+        with m.If(d.at("INIT")):
+            m.d.comb += Assert(~d.wb_pending & ~cache.ready)
+            for s in range(geo.sets):
+                for v in range(geo.ways):
+                    m.d.comb += Assert(~d.tags[s][v].valid)
         with m.If(self.outstanding):
             m.d.comb += Assert(d.req.as_value() == self.out_req.as_value())
         m.d.comb += Assert(self.maint_open == (d.at(*SCAN_STATES) & ~d.scan_retire))
@@ -838,7 +849,7 @@ class CacheSpec(Elaboratable):
         # for; it starts as soon as no request or operation is in progress, and from then
         # on takes at most a RETIRE_KEYID scan.
         m.d.comb += Assert(~((self.req_hs | self.maint_hs) & cache.retire_valid))
-        free = ~self.outstanding & ~self.maint_open
+        free = cache.ready & ~self.outstanding & ~self.maint_open
         retiring = Signal()
         begin = cache.retire_valid & free & ~retiring & ~cache.retire_done
         with m.If(cache.retire_done):
@@ -1071,7 +1082,7 @@ def negative_tasks():
             script=_cut("fill_buffer") + MAP_TAGS),
         FormalTask(
             name="cache_mutant_retire", block="KeyTaggedCache(scan_keyid free)", mode="bmc",
-            engine="smtbmc yices", depth=24, unbounded=False,
+            engine="smtbmc yices", depth=28, unbounded=False,
             description="a retirement that scans for the wrong KeyID leaves lines of the "
                         "retired one",
             spec=lambda: CacheSpec(retire=True, invariants=False, alias=False),

@@ -12,7 +12,7 @@ import random
 from collections import Counter, deque
 
 import pytest
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from axil_sim import AXI4LiteManager
 from cache_model import EncryptedMemory, Reference
 from streams import StallPattern, stream_get, stream_put
@@ -299,7 +299,60 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
     bench.run(testbench, root=top, background=(entropy,))
 
 
+class _ResettableCache(Elaboratable):
+    """The cache in a ``sync`` domain whose reset the testbench drives through ``reset``."""
+
+    def __init__(self, cache):
+        self.cache = cache
+        self.reset = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = domain = ClockDomain("sync")
+        m.d.comb += domain.rst.eq(self.reset)
+        m.submodules.cache = self.cache
+        return m
+
+
+def test_reset_sweep_invalidates_every_line():
+    """A reset in the middle of traffic leaves no line valid, whatever the memories hold:
+    ``ready`` is low for one cycle per set, then every read misses and returns what memory
+    holds (the dirty data cached before the reset is gone, as with any reset), and nothing
+    cached before the reset is ever written back."""
+    bench = CacheBench(2, 4, stall=0.0)
+
+    async def testbench(ctx, bench):
+        dut = bench.dut
+        while not ctx.get(dut.ready):
+            await ctx.tick()
+        addresses = [line << 6 for line in range(8)]          # fills the 2 x 4 cache
+        for address in addresses:
+            await bench.access(ctx, address, 1 + address % 3, True, 0xFFFF, bytes([7] * 16))
+        write_backs = bench.memory.write_backs
+        ctx.set(top.reset, 1)
+        await ctx.tick()
+        ctx.set(top.reset, 0)
+        cycles = 0
+        while not ctx.get(dut.ready):
+            await ctx.tick()
+            cycles += 1
+        assert cycles == 4
+        bench.reference = Reference()                          # memory's view, all lost
+        bench.reference.memory.lines = dict(bench.memory.lines)
+        misses, hits = bench.events["miss"], bench.events["hit"]
+        for address in addresses:
+            await bench.access(ctx, address, 1 + address % 3)
+        assert bench.events["miss"] - misses == len(addresses)
+        assert bench.events["hit"] == hits
+        assert await bench.maintain(ctx, MaintOp.FLUSH_ALL) == len(addresses)
+        assert bench.memory.write_backs == write_backs         # only clean lines, refilled
+
+    top = _ResettableCache(bench.dut)
+    bench.run(testbench, root=top)
+
+
 EXPECTED_TRANSITIONS = {
+    ("INIT", "IDLE"),
     ("IDLE", "TAG_READ"), ("TAG_READ", "LOOKUP"), ("LOOKUP", "RESPOND"), ("RESPOND", "IDLE"),
     ("LOOKUP", "FILL"), ("LOOKUP", "EVICT"), ("LOOKUP", "WAIT_WB"), ("WAIT_WB", "EVICT"),
     ("EVICT", "FILL"), ("FILL", "FILL_WAIT"), ("FILL_WAIT", "REFILL"), ("REFILL", "REPLAY"),

@@ -35,6 +35,7 @@ the comparison into a block RAM. A hit is answered 3 cycles after its request is
 
 States::
 
+    reset --> INIT (one cycle per set: every tag and PLRU word cleared) --> IDLE
     IDLE --request--> TAG_READ --> LOOKUP --hit--> RESPOND --> IDLE
        LOOKUP --miss, victim clean or invalid--> FILL --> FILL_WAIT --> REFILL --> REPLAY
        LOOKUP --miss or alias, victim dirty--> [WAIT_WB -->] EVICT (4 words) --> FILL ...
@@ -172,6 +173,9 @@ class KeyTaggedCache(wiring.Component):
         for one cycle when it is complete.
     hit, miss, write_back, alias_eviction, line_flushed : Out(1)
         Event strobes for the performance counters.
+    ready : Out(1)
+        High once the reset sweep has invalidated every line (one cycle per set after
+        reset); until then no request, operation or retirement is taken.
     """
 
     def __init__(self, config: MemcryptConfig, *, ways=2, sets=64):
@@ -204,6 +208,7 @@ class KeyTaggedCache(wiring.Component):
             "write_back": Out(1),
             "alias_eviction": Out(1),
             "line_flushed": Out(1),
+            "ready": Out(1),
         })
 
     @property
@@ -402,8 +407,19 @@ class KeyTaggedCache(wiring.Component):
                 after()
                 m.next = next_state
 
-        with m.FSM(name="cache") as fsm:
+        init_set = Signal(max(1, set_bits))
+        with m.FSM(name="cache", init="INIT") as fsm:
             self.fsm = fsm      # for tests and debugging: fsm.state, fsm.decoding
+            with m.State("INIT"):
+                # The reset sweep: whatever the memories held (a warm reset, or block RAM
+                # without initial contents), no line is valid afterwards.
+                m.d.comb += [tag_read_addr.eq(init_set),
+                             plru_write.addr.eq(init_set), plru_write.en.eq(1)]
+                for w in range(ways):
+                    m.d.comb += tag_writes[w].en.eq(1)
+                m.d.sync += init_set.eq(init_set + 1)
+                with m.If(init_set == geo.sets - 1):
+                    m.next = "IDLE"
             with m.State("IDLE"):
                 m.d.comb += [
                     tag_read_addr.eq(set_of(self.req.payload.address[6:])),
@@ -622,6 +638,7 @@ class KeyTaggedCache(wiring.Component):
                                  self.maint_done.payload.lines.eq(scan_count)]
                     with m.If(self.maint_done.ready):
                         m.next = "IDLE"
+        m.d.comb += self.ready.eq(~fsm.ongoing("INIT"))
         return m
 
 
