@@ -1,5 +1,5 @@
 """The key-tagged cache (memcrypt.cache) in the Amaranth simulator: random traffic rich in
-KeyID aliases against the reference semantics of tests/cache_model.py, with random stalls
+KeyID aliases against the reference semantics of sim/cache_model.py, with random stalls
 on every handshake, maintenance operations, and directed tests of each transition.
 
 What is checked, every run: every read returns what an uncached encrypted memory would
@@ -14,7 +14,6 @@ from collections import Counter, deque
 import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from axil_sim import AXI4LiteManager
-from cache_model import EncryptedMemory, Reference
 from streams import StallPattern, stream_get, stream_put
 
 from memcrypt.cache import PERF_EVENT_OF_STROBE, KeyTaggedCache, MaintOp, connect_key_control
@@ -23,6 +22,7 @@ from memcrypt.control import KeyControl
 from memcrypt.driver import AsyncDriver
 from memcrypt.regmap import Status
 from memcrypt.simulation import run_testbenches
+from sim.cache_model import EncryptedMemory, Reference
 
 CONFIG = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
                         key_sizes=(128,))

@@ -25,7 +25,12 @@ Default run (``pytest -n 2``):
   ``sim/control_bench.py``, cases named ``control-*``; ``-k control`` selects them) under
   both simulators, programmed over AXI4-Lite with stalls: every command and status code,
   and every KeyID programmed and a line checked under each, on the Intel preset (64 keys,
-  256-bit engine) and on the 1,024-key preset (AES-XTS-128).
+  256-bit engine) and on the 1,024-key preset (AES-XTS-128);
+* the key-tagged cache (``sim/cache_bench.py``, cases named ``cache-*``) under both
+  simulators: random reads and writes over three times as many lines as it holds under
+  four KeyIDs, with range flushes, flush-alls and retirements, random stalls on every
+  handshake, each read scored against an uncached encrypted memory and memory checked
+  byte for byte after a final flush.
 
 ``--slow`` adds the single-direction cores under Verilator and ten-times-longer runs.
 Set ``MEMCRYPT_BENCH_SEED`` for other random streams.
@@ -63,6 +68,10 @@ STREAM_PORTS = ("clk", "rst", "i_stream__*", "o_stream__*")
 #: The keyed engine's ports (sim/control_bench.py drives or watches every one of them).
 KEYED_PORTS = ("clk", "rst", "s_axil_*", "entropy_*", "retire_*", "fault_*", "events", "irq",
                "ready", "select_*", "selected*", "i_line__*", "o_line__*")
+#: The cache's ports (sim/cache_bench.py drives or watches every one of them).
+CACHE_PORTS = ("clk", "rst", "req__*", "resp__*", "fill_req__*", "fill_resp__*", "wb__*",
+               "maint__*", "maint_done__*", "retire_*", "hit", "miss", "write_back",
+               "alias_eviction", "line_flushed", "ready")
 
 
 def _verilator_ports_vlt(ports) -> str:
@@ -88,7 +97,7 @@ TRAFFIC = ("stalls", "no_stalls")
 class Design:
     """One design and the workload its bench runs on it."""
 
-    top: str                # "aes", "engine" or "keyed-engine"
+    top: str                # "aes", "engine", "keyed-engine" or "cache"
     key_bits: int
     architecture: str
     direction: str
@@ -96,13 +105,17 @@ class Design:
     quick_count: int        # random blocks/lines per run without stalls
     mixed_count: int = 0    # AES "both" cores: blocks of the interleaved stalled run
     long: bool = False      # a long regression (marked slow)
-    config: str = ""        # keyed engine: the configuration preset ...
+    config: str = ""        # keyed engine, cache: the configuration preset ...
     overrides: tuple = ()   # ... and (parameter, value) pairs over it
+    ways: int = 0           # cache geometry
+    sets: int = 0
 
     @property
     def name(self) -> str:
         if self.top == "keyed-engine":
             return f"control-{self.config}-keyed{self.key_bits}-{self.architecture}"
+        if self.top == "cache":
+            return f"cache-{self.config}-{self.ways}x{self.sets}"
         kind = "aes" if self.top == "aes" else "xts"
         return f"{kind}{self.key_bits}-{self.architecture}-{self.direction}" + (
             "-long" if self.long else "")
@@ -110,12 +123,12 @@ class Design:
     @property
     def module(self) -> str:
         return {"aes": "sim.aes_bench", "engine": "sim.xts_bench",
-                "keyed-engine": "sim.control_bench"}[self.top]
+                "keyed-engine": "sim.control_bench", "cache": "sim.cache_bench"}[self.top]
 
     @property
     def ports(self) -> tuple[str, ...]:
         """The top-level ports the bench touches (made public under Verilator)."""
-        return KEYED_PORTS if self.top == "keyed-engine" else STREAM_PORTS
+        return {"keyed-engine": KEYED_PORTS, "cache": CACHE_PORTS}.get(self.top, STREAM_PORTS)
 
     def build_config(self):
         """The keyed engine's :class:`~memcrypt.config.MemcryptConfig`."""
@@ -142,6 +155,8 @@ class Design:
         """The bench tests (names as recorded in the results JSON) this design must run."""
         if self.top == "keyed-engine":
             return ["every_command_and_status", "every_keyid"]
+        if self.top == "cache":
+            return ["random_aliased_traffic"]
         if self.top == "aes":
             return ([f"random_blocks/{op}/{traffic}"
                      for op in self.operations for traffic in TRAFFIC]
@@ -175,6 +190,8 @@ class Case:
         d = self.design
         if d.top == "keyed-engine":
             return KEYED_SECONDS[self.simulator, d.config]
+        if d.top == "cache":
+            return CACHE_SECONDS[self.simulator]
         size = 1.4 if d.key_bits == 256 else 1.0
         engine = 1.5 if d.top == "engine" else 1.0
         pipelined = d.architecture == "pipelined"
@@ -248,6 +265,14 @@ KEYED_SECONDS = {
 }
 
 
+#: The cache (sim/cache_bench.py): 2 ways x 4 sets on the small preset (20-bit stripped
+#: addresses, 4-bit KeyID), so that the 24 lines it is given alias and conflict often.
+CACHE_DESIGN = Design("cache", 0, "", "", count=800, quick_count=0, config="small",
+                      ways=2, sets=4)
+#: Seconds per case (generate, build, run), measured on the 2-core machine.
+CACHE_SECONDS = {"icarus": 30, "verilator": 40}
+
+
 def _keyed(name):
     config, key_bits, overrides = KEYED_DESIGNS[name]
     return Design("keyed-engine", key_bits, "iterative", "both", 0, 0, config=config,
@@ -258,6 +283,7 @@ def _all_cases() -> list[Case]:
     cases = []
     for sim in SIMULATORS:
         cases += [Case(sim, _keyed(name)) for name in KEYED_DESIGNS]
+        cases.append(Case(sim, CACHE_DESIGN))
     for sim in SIMULATORS:
         for kb in KEY_SIZES:
             for arch in ARCHITECTURES:
@@ -328,16 +354,23 @@ def _generate(design: Design, build_dir: Path) -> tuple[Path, int]:
 
     params = {"key_bits": design.key_bits, "architecture": design.architecture,
               "direction": design.direction, "tag_width": TAG_WIDTH}
-    # The latency, from an AES core built alike (an engine does not expose its cores, whose
-    # latency this is). It is never elaborated: silence Amaranth's "unused elaboratable"
-    # warning for it, which pytest would turn into an error.
-    core, _ = build_top("aes", **params)
-    core._MustUse__silence = True
-    latency = core.latency
+    if design.top == "cache":
+        latency = 0
+    else:
+        # The latency, from an AES core built alike (an engine does not expose its cores,
+        # whose latency this is). It is never elaborated: silence Amaranth's "unused
+        # elaboratable" warning for it, which pytest would turn into an error.
+        core, _ = build_top("aes", **params)
+        core._MustUse__silence = True
+        latency = core.latency
 
     cache = BUILD_ROOT / "verilog"
     stem = f"{design.top}{design.key_bits}-{design.architecture}-{design.direction}"
-    if design.top == "keyed-engine":
+    if design.top == "cache":
+        params = {"config": design.config, **dict(design.overrides), "ways": design.ways,
+                  "sets": design.sets}
+        stem = design.name
+    elif design.top == "keyed-engine":
         params = {"config": design.config, **dict(design.overrides),
                   "key_bits": design.key_bits, "architecture": design.architecture}
         stem = f"{design.top}-{design.name}"
@@ -414,7 +447,7 @@ def _verilator_make_flags(monkeypatch):
 def _build_args(simulator: str, design: Design) -> list[str]:
     if simulator == "verilator":
         return list(VERILATOR_ARGS)
-    return list(ICARUS_KEYED_ARGS) if design.top == "keyed-engine" else []
+    return list(ICARUS_KEYED_ARGS) if design.top in ("keyed-engine", "cache") else []
 
 
 def _run_bench(case: Case, monkeypatch) -> dict:
@@ -464,9 +497,12 @@ def _run_bench(case: Case, monkeypatch) -> dict:
         "MEMCRYPT_BENCH_RESULTS": str(results_json),
         "MEMCRYPT_BENCH_SHORT_UNITS": str(case.short_units),
     }
-    if design.top == "keyed-engine":
+    if design.top in ("keyed-engine", "cache"):
         env["MEMCRYPT_BENCH_CONFIG"] = design.config
         env["MEMCRYPT_BENCH_CONFIG_OVERRIDES"] = json.dumps(dict(design.overrides))
+    if design.top == "cache":
+        env["MEMCRYPT_BENCH_WAYS"] = str(design.ways)
+        env["MEMCRYPT_BENCH_SETS"] = str(design.sets)
     sim_log = build_dir / "sim.log"
     try:
         xml_path = runner.test(
@@ -501,6 +537,8 @@ def test_bench(case, monkeypatch, subtests):
         _check_aes(case.design, results)
     elif case.design.top == "keyed-engine":
         _check_keyed(case.design, results)
+    elif case.design.top == "cache":
+        _check_cache(case.design, results)
     else:
         _check_xts(case.design, results)
     # The full-rate throughput, as a subtest: a known shortfall xfails it alone, and the
@@ -544,6 +582,20 @@ def _rate_shortfalls(results: dict) -> list[str]:
             shortfalls.append(f"{test}: {counts['cycles']} clocks in all, at most "
                               f"{counts['cycle_limit']} expected")
     return shortfalls
+
+
+def _check_cache(design: Design, results: dict):
+    """The cache bench ran its operations, with aliases, write-backs, flushes and stalls,
+    and found the cache invisible."""
+    counts = results["random_aliased_traffic"]["counts"]
+    assert counts["mismatches"] == counts["memory_mismatches"] == 0
+    assert counts["protocol_errors"] == 0
+    assert counts["accesses"] > 0.8 * design.count and counts["reads"] > 0.3 * design.count
+    assert counts["alias_eviction"] > 20 and counts["write_back"] > 50
+    assert counts["line_flushed"] > 0 and counts["retirements"] > 0
+    # The requester, and memory on both of its channels, really stalled the cache.
+    assert counts["stalled_responses"] > 0 and counts["stalled_fill_requests"] > 0
+    assert counts["stalled_write_backs"] > 0
 
 
 def _check_aes(design: Design, results: dict):
