@@ -33,6 +33,11 @@ Timing: the tag and PLRU block-RAM outputs are registered before they are compar
 comparison (only the write enables do), so no path runs from a block-RAM output through
 the comparison into a block RAM. A hit is answered 3 cycles after its request is taken.
 
+Reset: after every reset the sweep INIT clears every tag and PLRU word (one cycle per
+set, ``ready`` low, nothing taken), so neither a warm reset nor block RAM without initial
+contents (an ASIC) leaves a line valid; dirty lines cached before the reset are lost, as
+with any reset.
+
 States::
 
     reset --> INIT (one cycle per set: every tag and PLRU word cleared) --> IDLE
