@@ -1039,7 +1039,8 @@ def tasks():
             engine="smtbmc yices", depth=1, unbounded=True,
             description=f"M = 2: flush-all / retire-KeyID operations done within "
                         f"{maint_bound(2, MaintOp.FLUSH_ALL)} cycles, a range of n lines "
-                        f"within 4 + 3n + 10 min(n, 4), a retirement within "
+                        f"within {scan_bound(2, 0, 0)} + {SCAN_POSITION_CYCLES}n + "
+                        f"{SCAN_LINE_CYCLES + 2} min(n, {WAYS * SETS}), a retirement within "
                         f"{maint_bound(2, MaintOp.RETIRE_KEYID)} of the cache being free; "
                         f"retirements go first (ranking invariant)",
             spec=lambda: CacheSpec(latency=2, bounds=SCAN_BOUNDS), script=MAP_TAGS),

@@ -38,7 +38,7 @@ from sim.bench_common import (
     StructPacker,
     record_results,
 )
-from sim.cache_model import LINE_BYTES, Reference
+from sim.cache_model import LINE_BYTES, EncryptedMemory, Reference
 
 CONFIG = BenchConfig.from_env()
 WAYS = int(os.environ.get("MEMCRYPT_BENCH_WAYS", "2"))
@@ -77,7 +77,7 @@ class CacheHarness:
         self.dut = dut
         self.rng = rng
         self.reference = Reference()
-        self.memory = self.reference.memory.__class__()     # what the cache's side holds
+        self.memory = EncryptedMemory()        # what the memory behind the cache holds
         self.events = Counter()
         self.cycle = 0
         self.responses = deque()

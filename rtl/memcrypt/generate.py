@@ -153,9 +153,8 @@ def packed_ports(component) -> list[tuple[str, int, list[tuple[str, int, int]]]]
 
     packed = []
     for path, _member, value in component.signature.flatten(component):
-        if isinstance(value, data.View) and isinstance(data.Layout.cast(value.shape()),
-                                                       data.StructLayout):
-            layout = data.Layout.cast(value.shape())
+        layout = data.Layout.cast(value.shape()) if isinstance(value, data.View) else None
+        if isinstance(layout, data.StructLayout):
             packed.append(("__".join(str(part) for part in path), layout.size,
                            _fields(layout)))
     return packed
