@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Each tag stays with its block, on the real AES datapath (no cut).
 
 The stream specifications (:mod:`.aes_iterative`, :mod:`.aes_pipeline`) cut the AES
@@ -10,19 +11,20 @@ ciphertext ``3925841d..``, with the decryption start key of ``2b7e1516..``), cho
 solver once per trace. Every other block is
 arbitrary. The consumer must see, with every marked tag, the vector's expected result.
 
-``aes_iterative_datapath`` proves it for :class:`~memcrypt.aes.AESIterative`: **unbounded**,
+``aes_iterative_datapath`` proves it for
+:class:`~memcrypt.gateware.aes.AESIterative`: **unbounded**,
 k-induction (smtbmc + yices) with induction depth 13 -- longer than a block spends inside
 the core before it is offered at the output (11 cycles), so any state with a wrong
 intermediate value is refuted by the output check within the induction window; the waiting
 at the output is covered by the payload-stability check. Control invariants as in
 :mod:`.aes_iterative`.
 
-The expected values come from the FIPS-197 vectors (:mod:`memcrypt.vectors`) and the golden
+The expected values come from the FIPS-197 vectors (:mod:`memcrypt.model.vectors`) and the golden
 model's decryption key, never from the design. Because the producer may mark any block at
 any position in the stream, interleaved with arbitrary others, this shows that data and tag
 are never separated or mixed with a neighbour's, for these vectors.
 
-``aes_pipeline_datapath`` proves the same for :class:`~memcrypt.aes.AESPipeline` (default
+``aes_pipeline_datapath`` proves the same for :class:`~memcrypt.gateware.aes.AESPipeline` (default
 build: block-RAM S-boxes, 3 stages per round, 64 blocks of credit): **unbounded**, with
 induction depth 4 (one round's stages plus one). It closes because the specification
 asserts, for every valid stage holding a marked block, the FIPS-197 intermediate state and
@@ -49,9 +51,9 @@ from amaranth.hdl import (
 )
 from amaranth.lib import data
 
-from memcrypt import golden, vectors
-from memcrypt.aes import block_output_layout
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.aes import block_output_layout
+from memcrypt.model import golden, vectors
 
 from . import aes_iterative, aes_pipeline
 from .whitebox import Probe
@@ -267,7 +269,6 @@ def iterative_spec():
 
 def tasks():
     spr = aes_pipeline.design("bram")
-    spr._MustUse__silence = True
     return [
         FormalTask(
             name="aes_iterative_datapath", block="AESIterative", mode="prove",

@@ -1,4 +1,4 @@
-"""Formal specification of :class:`memcrypt.aes.AESIterative` (one round per clock).
+"""Formal specification of :class:`memcrypt.gateware.aes.AESIterative` (one round per clock).
 
 ``aes_iterative_stream`` -- the stream contract (:mod:`.stream_contract`): handshake, nothing
 from nothing, capacity 1, and order / tag-with-block by a marked block. **Unbounded**
@@ -23,8 +23,8 @@ in ``1..Nr``; the tag register holds the mark exactly while the marked block is 
 
 from amaranth.hdl import Assert
 
-from memcrypt.aes import AESIterative
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.aes import AESIterative
 
 from .stream_contract import StreamContractSpec
 

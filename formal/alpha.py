@@ -1,10 +1,10 @@
-"""Formal specification of :class:`memcrypt.xts.AlphaMultiplier` (IEEE 1619-2007 §5.2).
+"""Formal specification of :class:`memcrypt.gateware.xts.AlphaMultiplier` (IEEE 1619-2007 §5.2).
 
 Model equivalence: the multiplier beside an independent reference, a generic GF(2^128)
 multiplication written as schoolbook polynomial arithmetic -- a carry-less product
 followed by long division by the full modulus ``x^128 + x^7 + x^2 + x + 1`` -- rather than
-the shift-and-conditional-XOR of :func:`memcrypt.xts.mul_alpha`. The reference is pinned to
-the golden model (:func:`memcrypt.golden.mul_alpha`) at a few constant points, so that a
+the shift-and-conditional-XOR of :func:`memcrypt.gateware.xts.mul_alpha`. The reference is pinned to
+the golden model (:func:`memcrypt.model.golden.mul_alpha`) at a few constant points, so that a
 reference with a wrong modulus cannot agree with a wrong multiplier.
 
 Properties, all over every 128-bit tweak:
@@ -27,9 +27,9 @@ from amaranth.hdl import Assert, C, Cat, Cover, Elaboratable, Module, Mux, Signa
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from memcrypt import golden
-from memcrypt.formal import FormalTask
-from memcrypt.xts import AlphaMultiplier
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.xts import AlphaMultiplier
+from memcrypt.model import golden
 
 __all__ = ["MODULUS", "gf128_multiply", "AlphaSpec", "MutantAlphaMultiplier", "tasks",
            "negative_tasks"]

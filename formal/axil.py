@@ -1,4 +1,4 @@
-"""Formal specification of :class:`memcrypt.axil.AXI4LiteTarget`: the AXI4-Lite rules.
+"""Formal specification of :class:`memcrypt.gateware.axil.AXI4LiteTarget`: the AXI4-Lite rules.
 
 :class:`FreeManager` is an AXI4-Lite manager whose every output is free (``AnySeq``) except
 that it keeps the manager's rules (ARM IHI 0022E): its AWVALID, WVALID and ARVALID are low
@@ -18,20 +18,20 @@ target's rules on the same port:
   only while both an AW and a W handshake are unanswered, RVALID only while an AR is; each
   B (R) handshake answers one pair (one AR), so responses never outnumber transactions; and
   no transaction is lost: the response is offered in the cycle after the pair (the AR) is
-  complete, as :mod:`memcrypt.axil` documents;
+  complete, as :mod:`memcrypt.gateware.axil` documents;
 * **progress** -- AWREADY (WREADY, ARREADY) is high whenever no AW (W, AR) is unanswered:
   the target never refuses a transaction it has room for (this target's documented
   behaviour; AXI would allow it to wait).
 
-:class:`AXI4LiteTargetSpec` puts :class:`~memcrypt.axil.AXI4LiteTarget` behind the free
+:class:`AXI4LiteTargetSpec` puts :class:`~memcrypt.gateware.axil.AXI4LiteTarget` behind the free
 manager, with a free register block (``reg_w_error``, ``reg_r_data``, ``reg_r_error`` are
 ``AnySeq``), and adds the **register-port contract**: each write pair is performed on the
 register port exactly once, before its response, with the address, data and strobes of its
 own AW and W handshakes, and BRESP is SLVERR exactly when the register block refused it;
 each read likewise, RDATA and RRESP being what the register block answered when the read
 was performed (RDATA zero for SLVERR). Because the register block is free, these properties
-hold for :class:`~memcrypt.control.KeyControl`'s bus (whose register block is one choice of
-it); :mod:`.control` also checks the bus rules on :class:`~memcrypt.control.KeyControl`
+hold for :class:`~memcrypt.gateware.control.KeyControl`'s bus (whose register block is one choice of
+it); :mod:`.control` also checks the bus rules on :class:`~memcrypt.gateware.control.KeyControl`
 itself.
 
 Tasks: ``axil_target`` (k-induction with white-box invariants, **unbounded**), ``axil_pdr``
@@ -57,8 +57,8 @@ from amaranth.hdl import (
     Signal,
 )
 
-from memcrypt.axil import OKAY, SLVERR, AXI4LitePort, AXI4LiteTarget
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.axil import OKAY, SLVERR, AXI4LitePort, AXI4LiteTarget
 
 from .whitebox import Probe
 
@@ -74,7 +74,7 @@ TARGET_OUTPUTS = ("awready", "wready", "bresp", "bvalid", "arready", "rdata", "r
 class FreeManager:
     """A free, rule-abiding AXI4-Lite manager, and the target's rules as assertions.
 
-    :meth:`add` drives a target port (an :class:`~memcrypt.axil.AXI4LitePort`) and adds the
+    :meth:`add` drives a target port (an :class:`~memcrypt.gateware.axil.AXI4LitePort`) and adds the
     assumptions, the bookkeeping and the assertions to a module.
 
     Members (for specifications built on it)
@@ -250,7 +250,7 @@ def hold(m, valid, ready, payload, check, name):
 
 
 def target_invariants(m, manager, probe):
-    """White-box facts about an :class:`~memcrypt.axil.AXI4LiteTarget` (``probe``) that
+    """White-box facts about an :class:`~memcrypt.gateware.axil.AXI4LiteTarget` (``probe``) that
     make the bus rules inductive: its holding registers are full exactly while the manager
     model counts an open transaction, and hold that transaction's payload."""
     aw_full = probe.signal("aw_full", 1)
@@ -273,7 +273,7 @@ def target_invariants(m, manager, probe):
 
 
 class AXI4LiteTargetSpec(Elaboratable):
-    """:class:`~memcrypt.axil.AXI4LiteTarget` between a free manager and a free register
+    """:class:`~memcrypt.gateware.axil.AXI4LiteTarget` between a free manager and a free register
     block: the bus rules and the register-port contract.
 
     Parameters

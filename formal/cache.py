@@ -1,4 +1,4 @@
-"""Formal specification of :class:`memcrypt.cache.KeyTaggedCache`: one copy of a line
+"""Formal specification of :class:`memcrypt.gateware.cache.KeyTaggedCache`: one copy of a line
 across KeyIDs, a cache invisible behind encrypted memory, retirement, bounded response.
 
 Configuration (:data:`CONFIG`): 11-bit physical addresses with a 2-bit KeyID (4 KeyIDs),
@@ -10,7 +10,7 @@ size, and no capacity eviction.)
 **Environment.** Free (``AnySeq``): requests (address, KeyID, read/write, strobes, data),
 maintenance operations (any op, KeyID, range), the key table's retire handshake (assumed
 held, with its KeyID and ``retire_all``, until ``retire_done``, which
-:mod:`.control` proves of :class:`~memcrypt.control.KeyControl`), and every ready. The
+:mod:`.control` proves of :class:`~memcrypt.gateware.control.KeyControl`), and every ready. The
 request and maintenance streams need no stream-rule assumption (the cache samples them only
 at the handshake), so none is made. The memory behind the cache takes fill requests and
 write-backs whenever its free ``ready`` says so and answers each fill (in order: the cache
@@ -160,12 +160,12 @@ from amaranth.hdl import (
     ResetSignal,
     Signal,
 )
-from amaranth.hdl._mem import MemoryInstance
 from amaranth.lib import data
 
-from memcrypt.cache import WORDS_PER_LINE, KeyTaggedCache, MaintOp, request_layout
+from memcrypt.amaranth_private import is_memory, memory_read_data
 from memcrypt.config import MemcryptConfig
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.cache import WORDS_PER_LINE, KeyTaggedCache, MaintOp, request_layout
 
 from .whitebox import Probe, ProbeError
 
@@ -248,12 +248,10 @@ def retire_bound(m):
 def _port_data(fragment, name):
     """The data of memory ``name``'s own (first, synchronous) read port."""
     memory = fragment.find_subfragment(name)
-    if not isinstance(memory, MemoryInstance) or not memory._read_ports:
-        raise ProbeError(f"dut.{name} is not a memory with a read port")
-    port = memory._read_ports[0]
-    if port._domain != "sync":
-        raise ProbeError(f"dut.{name}'s first read port is not synchronous")
-    return port._data
+    registered = memory_read_data(memory, registered=True) if is_memory(memory) else []
+    if not registered:
+        raise ProbeError(f"dut.{name} is not a memory with a synchronous read port")
+    return registered[0]
 
 
 class CacheView:

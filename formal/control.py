@@ -1,4 +1,4 @@
-"""Formal specification of :class:`memcrypt.control.KeyControl` (the control interface).
+"""Formal specification of :class:`memcrypt.gateware.control.KeyControl` (the control interface).
 
 All tasks use :data:`CONFIG`, a small build (4 KeyIDs, AES-128 only, entropy timeout 4,
 two fault records) so that the state stays small; the properties do not depend on the
@@ -101,15 +101,23 @@ from amaranth.hdl import (
     Signal,
     Value,
 )
-from amaranth.hdl._mem import MemoryInstance
 from amaranth.lib import data, wiring
 from amaranth.utils import ceil_log2
 
-from memcrypt.axil import OKAY, SLVERR, AXI4LitePort
+from memcrypt.amaranth_private import (
+    add_read_port,
+    assigned_signals,
+    is_memory,
+    memory_depth,
+    memory_is_written,
+    memory_read_data,
+    memory_width,
+)
 from memcrypt.config import MemcryptConfig
-from memcrypt.control import KeyControl
-from memcrypt.formal import FormalTask
-from memcrypt.keytable import key_entry_layout
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.axil import OKAY, SLVERR, AXI4LitePort
+from memcrypt.gateware.control import KeyControl
+from memcrypt.gateware.keytable import key_entry_layout
 from memcrypt.regmap import (
     KEY_FIELD_1_BASE,
     KEY_FIELD_2_BASE,
@@ -390,19 +398,18 @@ def _walk(fragment, path=""):
     ``("reg", path, signal)`` for each signal assigned in a clocked domain, ``("mem", path,
     instance)`` for each writable memory, ``("rdport", path, signal)`` for each registered
     memory read port's data."""
-    if isinstance(fragment, MemoryInstance):
-        if fragment._write_ports:
+    if is_memory(fragment):
+        if memory_is_written(fragment):
             yield "mem", path, fragment
-        for port in fragment._read_ports:
-            if port._domain != "comb":
-                yield "rdport", path, port._data
+        for data in memory_read_data(fragment, registered=True):
+            yield "rdport", path, data
         return
     for domain, statements in fragment.statements.items():
         if domain == "comb":
             continue
         seen = {}
         for statement in statements:
-            for signal in sorted(statement._lhs_signals(), key=lambda s: s.name):
+            for signal in sorted(assigned_signals(statement), key=lambda s: s.name):
                 seen.setdefault(id(signal), signal)
         for signal in seen.values():
             yield "reg", path, signal
@@ -421,10 +428,10 @@ def equal_registers(m, frag_a, frag_b, *, wdata_secret, age):
     count = 0
     for (kind, path, a), (kind_b, path_b, b) in zip(items_a, items_b, strict=True):
         if kind == "mem":
-            if (kind_b, path_b) != (kind, path) or a._data.depth != b._data.depth:
+            if (kind_b, path_b) != (kind, path) or memory_depth(a) != memory_depth(b):
                 raise ValueError(f"Memories {path} and {path_b} do not match")
             which = KEY_MEMORIES.get(path)
-            for address in range(a._data.depth):
+            for address in range(memory_depth(a)):
                 word_a = _memory_word(a, address, f"a_{path}_{address}")
                 word_b = _memory_word(b, address, f"b_{path}_{address}")
                 if which == "entry":
@@ -461,10 +468,8 @@ def equal_registers(m, frag_a, frag_b, *, wdata_secret, age):
 
 
 def _memory_word(memory, address, label):
-    word = Signal(Shape.cast(memory._data.shape).width, name=label)
-    depth = memory._data.depth
-    memory.read_port(domain="comb", addr=C(address, ceil_log2(depth)), data=word,
-                     en=C(1, 1), transparent_for=())
+    word = Signal(memory_width(memory), name=label)
+    add_read_port(memory, C(address, ceil_log2(memory_depth(memory))), word)
     return word
 
 
@@ -475,7 +480,7 @@ class NoninterferenceSpec(_Spec):
     Parameters
     ----------
     design : callable
-        ``design(config)`` builds one copy (:class:`~memcrypt.control.KeyControl`, or a
+        ``design(config)`` builds one copy (:class:`~memcrypt.gateware.control.KeyControl`, or a
         mutant).
     invariants : bool
         Add the inductive invariants (register equality; needs the real KeyControl).

@@ -1,4 +1,4 @@
-"""Formal specification of :class:`memcrypt.aes.KeyScheduleUnit` (iterative key expansion).
+"""Formal specification of :class:`memcrypt.gateware.aes.KeyScheduleUnit` (iterative key expansion).
 
 ``key_schedule_stream`` -- the stream contract of :mod:`.stream_contract` without the order
 part (the payload is a bare key; there is no tag to mark): the output holds valid and the
@@ -19,8 +19,8 @@ held keys is ``busy + done``; a busy unit's step index is in ``1..steps``.
 
 from amaranth.hdl import Assert
 
-from memcrypt.aes import KeyScheduleUnit
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
+from memcrypt.gateware.aes import KeyScheduleUnit
 
 from .stream_contract import StreamContractSpec
 

@@ -2,7 +2,7 @@
 
 They show that :mod:`.stream_contract` and the runner can fail -- a harness that passed
 everything would be indistinguishable from one that checks nothing. Each wraps a correct
-:class:`~memcrypt.aes.AESIterative` (datapath cut, as in :mod:`.aes_iterative`) and breaks
+:class:`~memcrypt.gateware.aes.AESIterative` (datapath cut, as in :mod:`.aes_iterative`) and breaks
 one rule at its output:
 
 * ``DropsValid`` lowers ``o_stream.valid`` every other cycle, even while the consumer has
@@ -17,7 +17,7 @@ counterexample within a block's time through the core.
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 
-from memcrypt.formal import FormalTask
+from memcrypt.flow.formal import FormalTask
 
 from . import aes_iterative
 from .stream_contract import StreamContractSpec

@@ -1,7 +1,8 @@
 """The stream contract of a core with one input and one output stream, as a specification.
 
-The cores (:class:`~memcrypt.aes.AESPipeline`, :class:`~memcrypt.aes.AESIterative`,
-:class:`~memcrypt.aes.KeyScheduleUnit`) take ``i_stream`` and give ``o_stream``, both
+The cores (:class:`~memcrypt.gateware.aes.AESPipeline`,
+:class:`~memcrypt.gateware.aes.AESIterative`,
+:class:`~memcrypt.gateware.aes.KeyScheduleUnit`) take ``i_stream`` and give ``o_stream``, both
 ``amaranth.lib.stream`` streams. :class:`StreamContractSpec` places a core between a free
 producer and a free consumer and states:
 

@@ -13,9 +13,16 @@ falsely. A missing name raises :class:`ProbeError` at elaboration, naming what c
 This file holds no tasks.
 """
 
-from amaranth.hdl import C, Fragment, Shape, Signal
-from amaranth.hdl._mem import MemoryInstance
+from amaranth.hdl import Fragment, Signal
 from amaranth.utils import ceil_log2
+
+from memcrypt.amaranth_private import (
+    add_read_port,
+    is_memory,
+    memory_depth,
+    memory_width,
+    used_signals,
+)
 
 __all__ = ["ProbeError", "Probe"]
 
@@ -52,7 +59,7 @@ class Probe:
             self._signals = {}
             for statements in self._fragment.statements.values():
                 for statement in statements:
-                    for signal in statement._lhs_signals() | statement._rhs_signals():
+                    for signal in used_signals(statement):
                         self._signals.setdefault(signal.name, {})[id(signal)] = signal
         return self._signals
 
@@ -78,7 +85,7 @@ class Probe:
 
     def _memory(self, name):
         memory = self._fragment.find_subfragment(name)
-        if not isinstance(memory, MemoryInstance):
+        if not is_memory(memory):
             raise ProbeError(f"{self._path}.{name} is not a memory")
         return memory
 
@@ -90,11 +97,9 @@ class Probe:
         ports leaves the design's behaviour unchanged.
         """
         memory = self._memory(name)
-        depth = memory._data.depth
-        word = Signal(Shape.cast(memory._data.shape).width, name=label)
-        memory.read_port(domain="comb", addr=address[:ceil_log2(depth)], data=word,
-                         en=C(1, 1), transparent_for=())
+        word = Signal(memory_width(memory), name=label)
+        add_read_port(memory, address[:ceil_log2(memory_depth(memory))], word)
         return word
 
     def memory_depth(self, name):
-        return self._memory(name)._data.depth
+        return memory_depth(self._memory(name))

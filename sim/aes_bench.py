@@ -1,4 +1,4 @@
-"""cocotb bench for the AES block cores (``memcrypt.aes.AESPipeline`` / ``AESIterative``).
+"""cocotb bench for the AES block cores (``memcrypt.gateware.aes.AESPipeline`` / ``AESIterative``).
 
 Checks, against pycryptodome (``Crypto.Cipher.AES``, ECB) for every block:
 
@@ -12,8 +12,8 @@ Checks, against pycryptodome (``Crypto.Cipher.AES``, ECB) for every block:
 * ``reset_mid_stream``: a synchronous reset with blocks in flight discards them; the core
   then works normally.
 
-Bus conventions (FIPS-197 byte ``k`` is bits ``[8k+7:8k]``, :func:`memcrypt.golden.to_bus`);
-a block to decrypt carries :func:`memcrypt.golden.decryption_key` of its cipher key.
+Bus conventions (FIPS-197 byte ``k`` is bits ``[8k+7:8k]``, :func:`memcrypt.model.golden.to_bus`);
+a block to decrypt carries :func:`memcrypt.model.golden.decryption_key` of its cipher key.
 Parameters come from ``MEMCRYPT_BENCH_*`` (:class:`sim.bench_common.BenchConfig`).
 """
 
@@ -21,7 +21,7 @@ import cocotb
 from cocotb.triggers import RisingEdge
 from Crypto.Cipher import AES
 
-from memcrypt import golden, vectors
+from memcrypt.model import golden, vectors
 from sim.bench_common import (
     BenchConfig,
     PauseGenerator,

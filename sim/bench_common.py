@@ -1,7 +1,7 @@
 """Shared cocotb bench helpers: stream bus models, payload packing, scoreboard, results.
 
 The designs under test are Amaranth components turned into Verilog by
-:func:`memcrypt.generate.write_outputs`. Their streams follow ``amaranth.lib.stream``:
+:func:`memcrypt.flow.generate.write_outputs`. Their streams follow ``amaranth.lib.stream``:
 a stream ``s`` is the ports ``s__payload``, ``s__valid`` and ``s__ready``; a beat moves on
 a rising clock edge where ``valid`` and ``ready`` are both high; ``valid`` and ``payload``
 stay put until that edge, and ``valid`` never waits for ``ready``. A payload is a packed

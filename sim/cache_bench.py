@@ -1,7 +1,7 @@
 """cocotb bench of the key-tagged cache's generated Verilog (``memcrypt generate --top
 cache``), under Icarus Verilog and Verilator.
 
-The Verilog top ``top`` is a :class:`memcrypt.cache.KeyTaggedCache`. The bench drives its
+The Verilog top ``top`` is a :class:`memcrypt.gateware.cache.KeyTaggedCache`. The bench drives its
 ``req`` and ``maint`` streams and the key table's retire handshake, and models the memory
 side: ``fill_req`` is answered on ``fill_resp`` with D_k(stored line), ``wb`` stores
 E_k(line), both with random stalls (``sim/cache_model.py``: an invertible per-KeyID,
@@ -11,7 +11,7 @@ a read under k2 of a line written under k1 returns D_k2(E_k1(data)). At the end 
 FLUSH_ALL must leave memory byte for byte equal to the reference.
 
 Payloads are packed from the documented field order (``memcrypt generate`` prints it; see
-:func:`memcrypt.cache.request_layout` and the port table in the README), not from the RTL.
+:func:`memcrypt.gateware.cache.request_layout` and the port table in the README), not from the RTL.
 
 Parameters (``MEMCRYPT_BENCH_*``, set by ``tests/test_cocotb.py``): ``CONFIG`` and
 ``CONFIG_OVERRIDES`` (the :class:`~memcrypt.config.MemcryptConfig`), ``WAYS``, ``SETS``,
@@ -28,6 +28,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from memcrypt.config import preset
+from memcrypt.geometry import LINE_BYTES
+from memcrypt.model.memory import EncryptedMemory, Reference
 from sim.bench_common import (
     CLOCK_PERIOD_NS,
     TRAFFIC,
@@ -38,7 +40,6 @@ from sim.bench_common import (
     StructPacker,
     record_results,
 )
-from sim.cache_model import LINE_BYTES, EncryptedMemory, Reference
 
 CONFIG = BenchConfig.from_env()
 WAYS = int(os.environ.get("MEMCRYPT_BENCH_WAYS", "2"))

@@ -1,11 +1,11 @@
-"""cocotb bench for the keyed AES-XTS engine (``memcrypt.keyed.KeyedEngine``, top
+"""cocotb bench for the keyed AES-XTS engine (``memcrypt.gateware.keyed.KeyedEngine``, top
 "keyed-engine"): the control interface programmed over AXI4-Lite, the key table feeding the
 engine, every line checked against the golden model.
 
 Around the design:
 
 * cocotbext-axi's ``AxiLiteMaster`` on the ``s_axil_*`` port, with seeded random pauses on
-  all five channels, wrapped into the two callables :class:`memcrypt.driver.AsyncDriver`
+  all five channels, wrapped into the two callables :class:`memcrypt.host.driver.AsyncDriver`
   takes (:class:`PostedBus`). Writes are posted: each is handed to the master at once, so
   that a command's register writes go out back to back, and every read first waits for
   the responses of the writes before it (the read and write channels are independent, so a
@@ -20,7 +20,7 @@ Around the design:
 * the lines (:class:`LinePort`): select a KeyID (``select_valid`` -> ``selected``), send
   one line at a time on ``i_line`` (random gaps), take ``o_line`` with random stalls
   (``sim.bench_common.StreamSink``) into an in-order scoreboard of golden results
-  (:func:`memcrypt.golden.encrypt_line` / :func:`~memcrypt.golden.decrypt_line` with the
+  (:func:`memcrypt.model.golden.encrypt_line` / :func:`~memcrypt.model.golden.decrypt_line` with the
   keys the test itself programmed, never keys read from the design).
 
 Tests:
@@ -60,10 +60,10 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
-from memcrypt import golden
 from memcrypt.config import preset
-from memcrypt.driver import AsyncDriver
-from memcrypt.keytable import LOOKUP_LATENCY
+from memcrypt.gateware.keytable import LOOKUP_LATENCY
+from memcrypt.host.driver import AsyncDriver
+from memcrypt.model import golden
 from memcrypt.regmap import (
     KEY_FIELD_1_BASE,
     KEY_FIELD_2_BASE,

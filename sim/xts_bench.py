@@ -1,20 +1,20 @@
-"""cocotb bench for the AES-XTS line engine (``memcrypt.xts.XTSEngine``).
+"""cocotb bench for the AES-XTS line engine (``memcrypt.gateware.xts.XTSEngine``).
 
 A request is one 64-byte line: ``data`` (512), ``data_key`` (key 1 when encrypting,
-:func:`memcrypt.golden.decryption_key` of key 1 when decrypting), ``tweak_key`` (key 2),
+:func:`memcrypt.model.golden.decryption_key` of key 1 when decrypting), ``tweak_key`` (key 2),
 ``tweak`` (128), ``decrypt`` ("both" engines only) and ``tag``; the response is the
 transformed line and its tag, in request order. Every line is checked against the golden
-model (:mod:`memcrypt.golden`, IEEE 1619-2007 §5 over pycryptodome's AES):
+model (:mod:`memcrypt.model.golden`, IEEE 1619-2007 §5 over pycryptodome's AES):
 
 * ``random_lines``: random data, fresh random keys on every line, encryptions and
   decryptions interleaved; half the tweaks are random 64-byte aligned line addresses
-  (:func:`~memcrypt.golden.encrypt_line`), half full 128-bit random tweaks
-  (:func:`~memcrypt.golden.xts_encrypt`). With random stalls on both handshakes and at full
+  (:func:`~memcrypt.model.golden.encrypt_line`), half full 128-bit random tweaks
+  (:func:`~memcrypt.model.golden.xts_encrypt`). With random stalls on both handshakes and at full
   rate, where the clocks per line are recorded for tests/test_cocotb.py to check (four for
   a pipelined engine, as specified; ``4 (Nr + 1)`` for an iterative one).
 * ``vector_lines``: the published vectors that are one 64-byte data unit, and the 64-byte
   prefixes of the longer IEEE 1619 and Wycheproof units
-  (:func:`memcrypt.vectors.xts_line_vectors` with ``include_prefixes=True``), each run
+  (:func:`memcrypt.model.vectors.xts_line_vectors` with ``include_prefixes=True``), each run
   through the engine in both directions.
 * ``short_units``: the shorter whole-block units (NIST CAVP's 16/32/48-byte ones, the short
   Wycheproof and IEEE 1619 ones) as the first blocks of a line padded with random blocks.
@@ -28,7 +28,8 @@ from collections import Counter
 
 import cocotb
 
-from memcrypt import golden, vectors
+from memcrypt.geometry import BLOCKS_PER_LINE
+from memcrypt.model import golden, vectors
 from sim.bench_common import (
     BenchConfig,
     StreamBench,
@@ -42,7 +43,6 @@ CONFIG = BenchConfig.from_env()
 KEY_BYTES = CONFIG.key_bits // 8
 BOTH = CONFIG.direction == "both"
 ROUNDS = {128: 10, 256: 14}[CONFIG.key_bits]
-BLOCKS_PER_LINE = golden.LINE_BYTES // golden.BLOCK_BYTES
 #: Clocks through one of the engine's AES cores (a tweak core ahead of a data core), as
 #: the cores report it (``latency``).
 CORE_LATENCY = CONFIG.core_latency

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "rtl"))
 sys.path.insert(0, str(ROOT))
 
-from memcrypt.toolchain import setup_environment  # noqa: E402
+from memcrypt.flow.toolchain import setup_environment  # noqa: E402
 
 setup_environment()
 

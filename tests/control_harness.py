@@ -1,7 +1,7 @@
-"""Amaranth-simulator harness for :class:`memcrypt.control.KeyControl`.
+"""Amaranth-simulator harness for :class:`memcrypt.gateware.control.KeyControl`.
 
 Around the design: an AXI4-Lite manager with random stalls, the register driver
-(:mod:`memcrypt.driver`) on top of it, a hardware entropy source whose words are recorded,
+(:mod:`memcrypt.host.driver`) on top of it, a hardware entropy source whose words are recorded,
 a cache stand-in that answers retire requests after a chosen delay and records them, and a
 key-table lookup helper. Background processes poll with plain ticks (no ``until``) so that
 they can be dropped at the end of the simulation.
@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from axil_sim import AXI4LiteManager
 
-from memcrypt.control import KeyControl
-from memcrypt.driver import AsyncDriver
-from memcrypt.keytable import LOOKUP_LATENCY
+from memcrypt.flow.simulation import run_testbenches
+from memcrypt.gateware.control import KeyControl
+from memcrypt.gateware.keytable import LOOKUP_LATENCY
+from memcrypt.host.driver import AsyncDriver
 from memcrypt.regmap import register_map
-from memcrypt.simulation import run_testbenches
 
 __all__ = ["ControlHarness", "Retirement", "run_control"]
 

@@ -1,13 +1,13 @@
-"""The KeyID address split (memcrypt.addrsplit) against MemcryptConfig.split, in the Amaranth
-simulator: corner addresses and random ones, for the presets and an odd configuration."""
+"""The KeyID address split (memcrypt.gateware.addrsplit) against MemcryptConfig.split, in the
+Amaranth simulator: corner addresses and random ones, for the presets and an odd configuration."""
 
 import random
 
 import pytest
 from amaranth.sim import Simulator
 
-from memcrypt.addrsplit import AddressSplit
 from memcrypt.config import PRESETS, MemcryptConfig
+from memcrypt.gateware.addrsplit import AddressSplit
 
 ODD = MemcryptConfig(phys_addr_bits=30, keyid_bits=3, num_keys=5, mem_bytes=0x0123_4540,
                      key_sizes=(256,))

@@ -9,10 +9,10 @@ import random
 import pytest
 from streams import StallPattern, stream_get, stream_put
 
-from memcrypt import golden, vectors
-from memcrypt.aes import INV_SBOX, SBOX, AESIterative, AESPipeline, KeyScheduleUnit
-from memcrypt.simulation import run_testbenches
-from memcrypt.xts import XTSEngine
+from memcrypt.flow.simulation import run_testbenches
+from memcrypt.gateware.aes import INV_SBOX, SBOX, AESIterative, AESPipeline, KeyScheduleUnit
+from memcrypt.gateware.xts import XTSEngine
+from memcrypt.model import golden, vectors
 
 CORES = [
     pytest.param(AESPipeline, id="pipelined"),

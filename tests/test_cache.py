@@ -1,4 +1,4 @@
-"""The key-tagged cache (memcrypt.cache) in the Amaranth simulator: random traffic rich in
+"""The key-tagged cache (memcrypt.gateware.cache) in the Amaranth simulator: random traffic rich in
 KeyID aliases against the reference semantics of sim/cache_model.py, with random stalls
 on every handshake, maintenance operations, and directed tests of each transition.
 
@@ -16,13 +16,18 @@ from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from axil_sim import AXI4LiteManager
 from streams import StallPattern, stream_get, stream_put
 
-from memcrypt.cache import PERF_EVENT_OF_STROBE, KeyTaggedCache, MaintOp, connect_key_control
 from memcrypt.config import MemcryptConfig
-from memcrypt.control import KeyControl
-from memcrypt.driver import AsyncDriver
+from memcrypt.flow.simulation import run_testbenches
+from memcrypt.gateware.cache import (
+    PERF_EVENT_OF_STROBE,
+    KeyTaggedCache,
+    MaintOp,
+    connect_key_control,
+)
+from memcrypt.gateware.control import KeyControl
+from memcrypt.host.driver import AsyncDriver
+from memcrypt.model.memory import EncryptedMemory, Reference
 from memcrypt.regmap import Status
-from memcrypt.simulation import run_testbenches
-from sim.cache_model import EncryptedMemory, Reference
 
 CONFIG = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
                         key_sizes=(128,))

@@ -7,12 +7,12 @@ import sys
 import pytest
 from amaranth.sim import Simulator
 
-from memcrypt.boards import SelfTest
-from memcrypt.cli import main
+from memcrypt.flow.boards import SelfTest
+from memcrypt.flow.cli import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "memcrypt.cli", *args],
+    return subprocess.run([sys.executable, "-m", "memcrypt.flow.cli", *args],
                           capture_output=True, text=True)
 
 
@@ -46,7 +46,7 @@ def test_formal_list_marks_slow_and_negative_tasks():
     rows = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert "(slow)" in rows["cache_refinement"] and "must FAIL" not in rows["cache_refinement"]
     assert "must FAIL: " in rows["cache_mutant_alias"]
-    from memcrypt import formal  # noqa: PLC0415
+    from memcrypt.flow import formal  # noqa: PLC0415
 
     for task in formal.tasks() + formal.negative_tasks():
         assert formal.depth_label(task) in rows[task.name], task.name

@@ -1,5 +1,6 @@
-"""The control interface and key table (memcrypt.control, memcrypt.keytable) in the Amaranth
-simulator, programmed through memcrypt.driver over AXI4-Lite with random stalls.
+"""The control interface and key table (memcrypt.gateware.control, memcrypt.gateware.keytable)
+in the Amaranth simulator, programmed through memcrypt.host.driver over AXI4-Lite with random
+stalls.
 
 Expected keys come from the test's own inputs and the golden model (decryption start
 keys), never from the design.
@@ -10,9 +11,9 @@ import random
 import pytest
 from control_harness import ControlHarness, run_control
 
-from memcrypt import golden
 from memcrypt.config import MemcryptConfig
-from memcrypt.control import KeyControl
+from memcrypt.gateware.control import KeyControl
+from memcrypt.model import golden
 from memcrypt.regmap import (
     KEY_FIELD_1_BASE,
     KEY_FIELD_2_BASE,

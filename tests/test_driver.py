@@ -1,4 +1,4 @@
-"""memcrypt.driver against a fake register device: exact accesses, polling, both flavours.
+"""memcrypt.host.driver against a fake register device: exact accesses, polling, both flavours.
 
 The expected accesses are written out with literal offsets and values (not taken from the
 register map) so that a driver and a map that are wrong in the same way still fail here.
@@ -10,7 +10,7 @@ import inspect
 import pytest
 
 from memcrypt.config import MemcryptConfig, preset
-from memcrypt.driver import (
+from memcrypt.host.driver import (
     AsyncDriver,
     DeviceError,
     Driver,

@@ -1,4 +1,4 @@
-"""The formal specifications in ``formal/``, run with SymbiYosys through memcrypt.formal.
+"""The formal specifications in ``formal/``, run with SymbiYosys through memcrypt.flow.formal.
 
 * one test per task of ``formal.tasks()`` (the long ones are marked slow), asserting PASS
   and naming the counterexample trace otherwise;
@@ -12,10 +12,10 @@
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
-from amaranth.hdl._ast import Property
 
-from memcrypt import abc_wrapper, formal
-from memcrypt.aes import AESPipeline
+from memcrypt.amaranth_private import Property
+from memcrypt.flow import abc_wrapper, formal
+from memcrypt.gateware.aes import AESPipeline
 
 TASKS = formal.tasks()
 NEGATIVE_TASKS = formal.negative_tasks()

@@ -1,4 +1,5 @@
-"""Tests of the golden model (memcrypt.golden) against published vectors and `cryptography`."""
+"""Tests of the golden model (memcrypt.model.golden) against published vectors and
+`cryptography`."""
 
 import ast
 import dataclasses
@@ -8,7 +9,7 @@ import random
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from memcrypt import golden, vectors
+from memcrypt.model import golden, vectors
 
 SEED = 0x1619_2007
 RANDOM_XTS_CASES = 300

@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from memcrypt import regmap_docs
-from memcrypt.cli import main
 from memcrypt.config import PRESETS, MemcryptConfig
+from memcrypt.flow.cli import main
+from memcrypt.host import regmap_docs
+from memcrypt.host.regmap_docs import (
+    FILENAMES,
+    c_header,
+    from_json,
+    markdown,
+    render,
+    stale_files,
+    to_json,
+    write_regmap,
+)
 from memcrypt.regmap import (
     ID_VALUE,
     PERF_EVENTS,
@@ -23,16 +33,6 @@ from memcrypt.regmap import (
     Status,
     register_map,
 )
-from memcrypt.regmap_docs import (
-    FILENAMES,
-    c_header,
-    from_json,
-    markdown,
-    render,
-    stale_files,
-    to_json,
-    write_regmap,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -40,7 +40,7 @@ CONFIGS = {"default": MemcryptConfig(), **PRESETS}
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "memcrypt.cli", *args],
+    return subprocess.run([sys.executable, "-m", "memcrypt.flow.cli", *args],
                           capture_output=True, text=True, cwd=cwd)
 
 

@@ -16,10 +16,11 @@ KeyID at or above it is invalid. Two meanings of the low KeyIDs are supported:
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["LINE_BYTES", "KEYID0_MODES", "MemcryptConfig", "PRESETS", "preset",
+from .geometry import LINE_BYTES, LINE_OFFSET_BITS
+
+__all__ = ["KEYID0_MODES", "MemcryptConfig", "PRESETS", "preset",
            "require_config"]
 
-LINE_BYTES = 64
 KEYID0_MODES = ("platform", "plaintext")
 _KEY_SIZES = (128, 256)
 
@@ -128,7 +129,7 @@ class MemcryptConfig:
     @property
     def line_address_bits(self) -> int:
         """Width of a stripped line address (the stripped address without its 6 low bits)."""
-        return self.stripped_bits - 6
+        return self.stripped_bits - LINE_OFFSET_BITS
 
     @property
     def key_bits(self) -> int:
@@ -214,6 +215,7 @@ def require_config(component, config) -> MemcryptConfig:
     """``config``, checked to be a :class:`MemcryptConfig` for ``component``'s constructor
     (a refused component is marked so that Amaranth does not also warn it was unused)."""
     if not isinstance(config, MemcryptConfig):
-        component._MustUse__silence = True
+        from .amaranth_private import reject_construction  # noqa: PLC0415
+        reject_construction(component)
         raise TypeError(f"config must be a MemcryptConfig, not {config!r}")
     return config

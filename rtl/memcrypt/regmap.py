@@ -1,8 +1,9 @@
 """The control interface's register map: the one source of truth.
 
-The gateware (:mod:`memcrypt.control`) decodes these offsets and fields; ``memcrypt regmap``
+The gateware (:mod:`memcrypt.gateware.control`) decodes these offsets and fields;
+``memcrypt regmap``
 writes from them the Markdown page ``docs/registers.md``, a C header and a JSON description;
-:mod:`memcrypt.driver` programs keys with them. Change a register here and all of them
+:mod:`memcrypt.host.driver` programs keys with them. Change a register here and all of them
 follow.
 
 The key-programming registers are modelled on Intel's PCONFIG leaf ``MKTME_KEY_PROGRAM``

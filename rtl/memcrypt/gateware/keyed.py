@@ -11,16 +11,18 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import MemcryptConfig, require_config
+from ..amaranth_private import reject_construction
+from ..config import MemcryptConfig, require_config
+from ..regmap import KeyMode
 from .control import KeyControl
-from .regmap import KeyMode
 from .xts import XTSEngine
 
 __all__ = ["KeyedEngine"]
 
 
 class KeyedEngine(wiring.Component):
-    """:class:`~memcrypt.control.KeyControl` feeding an :class:`~memcrypt.xts.XTSEngine`.
+    """:class:`~memcrypt.gateware.control.KeyControl` feeding an
+    :class:`~memcrypt.gateware.xts.XTSEngine`.
 
     Parameters
     ----------
@@ -36,11 +38,11 @@ class KeyedEngine(wiring.Component):
     Members
     -------
     s_axil_*, entropy_*, retire_*, fault_*, events, irq, ready :
-        As :class:`~memcrypt.control.KeyControl`.
+        As :class:`~memcrypt.gateware.control.KeyControl`.
     select_valid : In(1), select_keyid : In(keyid_bits)
         Look up a KeyID; its entry is held for the lines that follow.
     selected : Out(1)
-        The entry is loaded (:data:`~memcrypt.keytable.LOOKUP_LATENCY` cycles after
+        The entry is loaded (:data:`~memcrypt.gateware.keytable.LOOKUP_LATENCY` cycles after
         ``select_valid``; low from ``select_valid`` until then). Lines are taken only
         while it is high. Select a new KeyID only while no line is offered; lines already
         taken keep their keys.
@@ -58,7 +60,7 @@ class KeyedEngine(wiring.Component):
                  sbox="bram"):
         self._config = require_config(self, config)
         if key_bits not in config.key_sizes:
-            self._MustUse__silence = True
+            reject_construction(self)
             raise ValueError(f"key_bits {key_bits!r} is not among the build's key sizes "
                              f"{config.key_sizes}")
         self._key_bits = key_bits

@@ -31,6 +31,8 @@ from :func:`decryption_key` exactly as the hardware does.
 
 from Crypto.Cipher import AES
 
+from ..geometry import BLOCK_BYTES, LINE_BYTES
+
 __all__ = [
     "BLOCK_BYTES", "LINE_BYTES", "KEY_BYTES", "TWEAK_BITS",
     "SBOX", "INV_SBOX", "RCON",
@@ -42,8 +44,6 @@ __all__ = [
     "to_bus", "from_bus",
 ]
 
-BLOCK_BYTES = 16
-LINE_BYTES = 64
 KEY_BYTES = (16, 32)
 TWEAK_BITS = 128
 

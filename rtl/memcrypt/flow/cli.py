@@ -100,7 +100,7 @@ def _cmd_demo(args):
 # -- vectors ----------------------------------------------------------------------------------
 
 def _cmd_vectors(args):
-    from . import vectors
+    from ..model import vectors
 
     failures = 0
     total = 0
@@ -194,8 +194,8 @@ def _cmd_bench(args):
 # -- regmap -----------------------------------------------------------------------------------
 
 def _cmd_regmap(args):
-    from .config import MemcryptConfig, preset
-    from .regmap_docs import stale_files, write_regmap
+    from ..config import MemcryptConfig, preset
+    from ..host.regmap_docs import stale_files, write_regmap
 
     config = preset(args.config) if args.config is not None else MemcryptConfig()
     if args.check:
@@ -214,7 +214,7 @@ def _cmd_regmap(args):
 # -- regress / tools --------------------------------------------------------------------------
 
 def _cmd_regress(args):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     command = [sys.executable, "-m", "pytest", "--slow", "-n", "2", str(root / "tests")]
     return subprocess.call(command, cwd=root)
 
@@ -300,7 +300,7 @@ def _build_parser():
     p.add_argument("--workdir", default="build/bench", help="working folder")
     p.set_defaults(func=_cmd_bench)
 
-    from .config import PRESETS
+    from ..config import PRESETS
 
     p = sub.add_parser("regmap", help="write the register map: Markdown, C header, JSON",
                        description="Write the control registers of a configuration as "

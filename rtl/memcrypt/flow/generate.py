@@ -7,12 +7,13 @@
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .aes import AESIterative, AESPipeline, KeyScheduleUnit
-from .cache import KeyTaggedCache
-from .config import MemcryptConfig, preset
-from .control import KeyControl
-from .keyed import KeyedEngine
-from .xts import XTSEngine
+from ..config import MemcryptConfig, preset
+from ..gateware.aes import AESIterative, AESPipeline, KeyScheduleUnit
+from ..gateware.cache import KeyTaggedCache
+from ..gateware.control import KeyControl
+from ..gateware.interfaces import flat_names, flat_top
+from ..gateware.keyed import KeyedEngine
+from ..gateware.xts import XTSEngine
 
 #: Parameters of a :class:`~memcrypt.config.MemcryptConfig`, accepted by the tops built from
 #: one (over the named ``config`` preset).
@@ -66,32 +67,33 @@ def _configured(factory):
 
 TOPS = {
     "engine": _Top(
-        "AES-XTS line engine: tweak core + data core, 64-byte lines (memcrypt.xts.XTSEngine)",
+        "AES-XTS line engine: tweak core + data core, 64-byte lines "
+        "(memcrypt.gateware.xts.XTSEngine)",
         {"key_bits": 128, "architecture": "pipelined", "direction": "both", "tag_width": 8,
          "sbox": "bram"},
         XTSEngine),
     "aes": _Top(
-        "AES block core, pipelined or iterative (memcrypt.aes.AESPipeline / AESIterative)",
+        "AES block core, pipelined or iterative (memcrypt.gateware.aes.AESPipeline / AESIterative)",
         {"key_bits": 128, "architecture": "pipelined", "direction": "both", "tag_width": 8,
          "sbox": "bram"},
         _aes),
     "control": _Top(
         "Control interface: AXI4-Lite registers, PCONFIG-style key programming, key table "
-        "(memcrypt.control.KeyControl); configuration parameters override the preset",
+        "(memcrypt.gateware.control.KeyControl); configuration parameters override the preset",
         {"config": "intel"},
         _configured(KeyControl), configured=True),
     "keyed-engine": _Top(
         "Key table feeding the AES-XTS engine: KeyControl + XTSEngine "
-        "(memcrypt.keyed.KeyedEngine)",
+        "(memcrypt.gateware.keyed.KeyedEngine)",
         {"config": "intel", "key_bits": 128, "architecture": "iterative", "sbox": "bram"},
         _configured(KeyedEngine), configured=True),
     "cache": _Top(
         "Key-tagged cache: plaintext lines tagged by line address and KeyID, coherent "
-        "across KeyIDs (memcrypt.cache.KeyTaggedCache)",
+        "across KeyIDs (memcrypt.gateware.cache.KeyTaggedCache)",
         {"config": "intel", "ways": 4, "sets": 64},
         _configured(KeyTaggedCache), configured=True),
     "keyschedule": _Top(
-        "Decryption-start-key unit (memcrypt.aes.KeyScheduleUnit)",
+        "Decryption-start-key unit (memcrypt.gateware.aes.KeyScheduleUnit)",
         {"key_bits": 128},
         KeyScheduleUnit),
 }
@@ -105,7 +107,8 @@ def build_top(name: str, **params):
 
 
 def write_outputs(component, out_dir, name, formats=("v", "il")) -> dict:
-    """Write ``name.v`` and/or ``name.il`` for ``component`` into ``out_dir``.
+    """Write ``name.v`` and/or ``name.il`` for ``component`` into ``out_dir``, its ports
+    flattened and named by :func:`memcrypt.gateware.interfaces.flat_top`.
 
     Returns a mapping from format to the written path.
     """
@@ -116,12 +119,13 @@ def write_outputs(component, out_dir, name, formats=("v", "il")) -> dict:
     setup_environment()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    top = flat_top(component)
     written = {}
     for fmt in formats:
         if fmt == "v":
-            text = verilog.convert(component, name=name, emit_src=False)
+            text = verilog.convert(top, name=name, emit_src=False)
         elif fmt == "il":
-            text = rtlil.convert(component, name=name, emit_src=False)
+            text = rtlil.convert(top, name=name, emit_src=False)
         else:
             raise ValueError(f"unknown output format {fmt!r}; choose 'v' or 'il'")
         path = out_dir / f"{name}.{fmt}"
@@ -146,15 +150,16 @@ def _fields(layout, offset=0, prefix=""):
 
 
 def packed_ports(component) -> list[tuple[str, int, list[tuple[str, int, int]]]]:
-    """The ports of ``component`` whose Verilog is one vector packing several fields (stream
-    payloads with a struct layout): ``(verilog name, width, [(field, msb, lsb), ...])``, in
-    the order of the signature; the field bit ranges are those of the vector."""
+    """The ports of ``component``'s generated top whose Verilog is one vector packing several
+    fields (stream payloads and records with a struct layout): ``(verilog name, width,
+    [(field, msb, lsb), ...])``, in the order of the signature; the field bit ranges are
+    those of the vector."""
     from amaranth.lib import data  # noqa: PLC0415
 
     packed = []
-    for path, _member, value in component.signature.flatten(component):
-        layout = data.Layout.cast(value.shape()) if isinstance(value, data.View) else None
+    for name, _path, _flow, member in flat_names(component.signature):
+        shape = member.shape
+        layout = data.Layout.cast(shape) if isinstance(shape, data.Layout) else None
         if isinstance(layout, data.StructLayout):
-            packed.append(("__".join(str(part) for part in path), layout.size,
-                           _fields(layout)))
+            packed.append((name, layout.size, _fields(layout)))
     return packed

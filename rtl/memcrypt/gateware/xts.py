@@ -16,6 +16,7 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..geometry import BLOCK_BITS, BLOCKS_PER_LINE, LINE_BITS
 from .aes import (
     AESIterative,
     AESPipeline,
@@ -29,7 +30,6 @@ __all__ = ["mul_alpha", "AlphaMultiplier", "XTSEngine", "xts_request_layout",
            "xts_response_layout", "ARCHITECTURES"]
 
 ARCHITECTURES = ("pipelined", "iterative")
-BLOCKS_PER_LINE = 4
 
 
 def mul_alpha(tweak):
@@ -66,9 +66,9 @@ def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
     ``decrypt`` (``BOTH`` only), ``tag``.
 
     ``data_key`` is key 1 when encrypting and key 1's decryption start key (see
-    :class:`memcrypt.aes.KeyScheduleUnit`) when decrypting; ``tweak_key`` is key 2.
+    :class:`memcrypt.gateware.aes.KeyScheduleUnit`) when decrypting; ``tweak_key`` is key 2.
     """
-    fields = {"data": 128 * BLOCKS_PER_LINE, "data_key": key_bits, "tweak_key": key_bits,
+    fields = {"data": LINE_BITS, "data_key": key_bits, "tweak_key": key_bits,
               "tweak": 128}
     if direction == Direction.BOTH:
         fields["decrypt"] = 1
@@ -79,7 +79,7 @@ def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
 
 def xts_response_layout(tag_width: int):
     """The transformed line and its request's tag (no ``tag`` field when ``tag_width`` is 0)."""
-    fields = {"data": 128 * BLOCKS_PER_LINE}
+    fields = {"data": LINE_BITS}
     if tag_width:
         fields["tag"] = tag_width
     return data.StructLayout(fields)
@@ -191,7 +191,8 @@ class XTSEngine(CoreParameters, wiring.Component):
         mask = Signal(128)
         mask_in = Signal(mask_layout)
         feed = Signal()
-        plaintext_blocks = Array(line.data[128 * i:128 * (i + 1)] for i in range(BLOCKS_PER_LINE))
+        plaintext_blocks = Array(line.data.word_select(i, BLOCK_BITS)
+                                 for i in range(BLOCKS_PER_LINE))
         last_beat = beat == BLOCKS_PER_LINE - 1
         m.d.comb += [
             mask.eq(Mux(beat.any(), next_tweak, tweak_core.o_stream.payload.block)),
@@ -219,7 +220,7 @@ class XTSEngine(CoreParameters, wiring.Component):
         head_last = Signal()
         m.d.comb += head_last.eq(out_beat == BLOCKS_PER_LINE - 1)
         result = Signal(128)
-        collected = Signal(128 * (BLOCKS_PER_LINE - 1), reset_less=True)
+        collected = Signal(BLOCK_BITS * (BLOCKS_PER_LINE - 1), reset_less=True)
         out_valid = Signal()
         out_data = Signal(512, reset_less=True)
         out_tag = Signal(max(1, self._tag_width), reset_less=True)

@@ -14,9 +14,9 @@ behind the cache, and the reference semantics the cache must refine.
 
 import hashlib
 
-__all__ = ["cipher", "EncryptedMemory", "Reference", "LINE_BYTES"]
+from ..geometry import LINE_BYTES
 
-LINE_BYTES = 64
+__all__ = ["cipher", "EncryptedMemory", "Reference"]
 
 
 def cipher(keyid: int, line: int, data: bytes) -> bytes:

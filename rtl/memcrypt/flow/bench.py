@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .aes import AESIterative, AESPipeline
+from ..gateware.aes import AESIterative, AESPipeline
+from ..gateware.xts import XTSEngine
 from .generate import write_outputs
 from .simulation import run_testbenches
 from .toolchain import setup_environment
-from .xts import XTSEngine
 
 __all__ = ["BenchConfig", "BENCH_CONFIGS", "measure_cycles", "synthesize", "place_and_route",
            "run_aes_bench", "format_report", "AreaBenchConfig", "AREA_BENCH_CONFIGS",
@@ -269,16 +269,16 @@ class AreaBenchConfig:
     sets: int = 0
 
     def build(self):
-        from .cache import KeyTaggedCache  # noqa: PLC0415
-        from .config import preset  # noqa: PLC0415
-        from .control import KeyControl  # noqa: PLC0415
+        from ..config import preset  # noqa: PLC0415
+        from ..gateware.cache import KeyTaggedCache  # noqa: PLC0415
+        from ..gateware.control import KeyControl  # noqa: PLC0415
         if self.target == "cache":
             return KeyTaggedCache(preset(self.preset), ways=self.ways, sets=self.sets)
         return KeyControl(preset(self.preset))
 
     def describe(self):
-        from .config import preset  # noqa: PLC0415
-        from .keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
+        from ..config import preset  # noqa: PLC0415
+        from ..gateware.keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
         build = preset(self.preset)
         if self.target == "cache":
             return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * 64 // 1024} "

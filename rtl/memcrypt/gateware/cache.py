@@ -71,8 +71,9 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
-from .config import MemcryptConfig, require_config
-from .regmap import PERF_EVENTS
+from ..amaranth_private import reject_construction
+from ..config import MemcryptConfig, require_config
+from ..regmap import PERF_EVENTS
 
 __all__ = ["MaintOp", "CacheGeometry", "KeyTaggedCache", "request_layout", "WORDS_PER_LINE",
            "PERF_EVENT_OF_STROBE", "connect_key_control"]
@@ -80,7 +81,7 @@ __all__ = ["MaintOp", "CacheGeometry", "KeyTaggedCache", "request_layout", "WORD
 WORDS_PER_LINE = 4
 
 #: Each event strobe of the cache and the performance counter it feeds
-#: (:data:`memcrypt.regmap.PERF_EVENTS`, counted by :class:`memcrypt.control.KeyControl`).
+#: (:data:`memcrypt.regmap.PERF_EVENTS`, counted by :class:`memcrypt.gateware.control.KeyControl`).
 PERF_EVENT_OF_STROBE = {
     "hit": "cache_hits",
     "miss": "cache_misses",
@@ -173,7 +174,7 @@ class KeyTaggedCache(wiring.Component):
     maint_done : Out(stream: lines)
         One per operation, when memory has taken its write-backs: lines invalidated.
     retire_valid, retire_keyid, retire_all : In ; retire_done : Out
-        The key table's retire handshake (:class:`memcrypt.control.KeyControl`):
+        The key table's retire handshake (:class:`memcrypt.gateware.control.KeyControl`):
         ``RETIRE_KEYID`` (or ``FLUSH_ALL`` with ``retire_all``); ``retire_done`` is high
         for one cycle when it is complete.
     hit, miss, write_back, alias_eviction, line_flushed : Out(1)
@@ -188,7 +189,7 @@ class KeyTaggedCache(wiring.Component):
         try:
             self._geometry = CacheGeometry(config, ways, sets)
         except ValueError:
-            self._MustUse__silence = True
+            reject_construction(self)
             raise
         line_bits = config.line_address_bits
         super().__init__({
@@ -648,7 +649,7 @@ class KeyTaggedCache(wiring.Component):
 
 
 def connect_key_control(m, cache, control):
-    """Wire ``cache`` to the key table's ``control`` (:class:`memcrypt.control.KeyControl`)
+    """Wire ``cache`` to the key table's ``control`` (:class:`memcrypt.gateware.control.KeyControl`)
     in module ``m``: the retire handshake, and the cache's event strobes to their
     performance counters (:data:`PERF_EVENT_OF_STROBE`). The control block's other event
     inputs are left to the caller."""

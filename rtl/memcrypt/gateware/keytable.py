@@ -2,13 +2,13 @@
 
 Modelled on Intel TME-MK (see ``../shared/REFERENCES.md``): a KeyID never programmed, or
 cleared, uses the platform key; the platform key itself is drawn at reset (by
-:class:`memcrypt.control.KeyControl`) and lives in registers beside the table, so that
+:class:`memcrypt.gateware.control.KeyControl`) and lives in registers beside the table, so that
 ``CLEAR_KEY`` is a single write of the mode. Software never reads a key back: the table has
 no path to the control interface's read data.
 
 Each entry holds the mode (:class:`memcrypt.regmap.KeyMode`), the key size, the data key
 (key 1), the tweak key (key 2) and the data key's decryption start key (derived with
-:class:`memcrypt.aes.KeyScheduleUnit` when the key is programmed), so the AES-XTS engine
+:class:`memcrypt.gateware.aes.KeyScheduleUnit` when the key is programmed), so the AES-XTS engine
 can start a decryption at once. Keys narrower than the table's key fields are
 zero-extended. Entries live in an ``amaranth.lib.memory.Memory``, so a 1,024-key table
 maps to block RAM.
@@ -18,8 +18,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import MemcryptConfig, require_config
-from .regmap import KeyMode
+from ..config import MemcryptConfig, require_config
+from ..regmap import KeyMode
 
 __all__ = ["key_entry_layout", "KeyTable", "LOOKUP_LATENCY"]
 
@@ -51,7 +51,7 @@ class KeyTable(wiring.Component):
     A lookup of a KeyID at or above ``num_keys`` returns ``invalid`` with zero keys. A
     lookup in the same cycle as a write to the same KeyID returns the old entry (the
     control interface only writes an entry after the KeyID's retirement, see
-    :class:`memcrypt.control.KeyControl`).
+    :class:`memcrypt.gateware.control.KeyControl`).
 
     Parameters
     ----------

@@ -41,11 +41,8 @@ from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from .aes import KeyScheduleUnit
-from .axil import AXI4LiteTarget, axi4_lite_members
-from .config import MemcryptConfig, require_config
-from .keytable import KeyTable, key_entry_layout
-from .regmap import (
+from ..config import MemcryptConfig, require_config
+from ..regmap import (
     ADDR_WIDTH,
     KEY_FIELD_WORDS,
     PERF_EVENTS,
@@ -58,6 +55,9 @@ from .regmap import (
     Status,
     register_map,
 )
+from .aes import KeyScheduleUnit
+from .axil import AXI4LiteTarget, axi4_lite_members
+from .keytable import KeyTable, key_entry_layout
 
 __all__ = ["fault_record_layout", "KeyControl"]
 
@@ -101,7 +101,7 @@ class KeyControl(wiring.Component):
 
     Members
     -------
-    s_axil_* : AXI4-Lite target, 12-bit address, 32-bit data (:mod:`memcrypt.axil`)
+    s_axil_* : AXI4-Lite target, 12-bit address, 32-bit data (:mod:`memcrypt.gateware.axil`)
         The registers of :func:`memcrypt.regmap.register_map`.
     entropy_valid : In(1), entropy_ready : Out(1), entropy_data : In(32)
         Hardware entropy (a TRNG on a board, the testbench in simulation), one 32-bit word
@@ -121,7 +121,7 @@ class KeyControl(wiring.Component):
     irq : Out(1)
         ``(IRQ_STATUS & IRQ_ENABLE) != 0``.
     lookup_valid, lookup_keyid, result_valid, result_keyid, result, result_invalid :
-        The key table's lookup port (:class:`memcrypt.keytable.KeyTable`, latency 3).
+        The key table's lookup port (:class:`memcrypt.gateware.keytable.KeyTable`, latency 3).
     ready : Out(1)
         The table is initialised and the platform key drawn.
     """

