@@ -24,7 +24,7 @@ target's rules on the same port:
   behaviour; AXI would allow it to wait).
 
 :class:`AXI4LiteTargetSpec` puts :class:`~memcrypt.gateware.axil.AXI4LiteTarget` behind the free
-manager, with a free register block (``reg_w_error``, ``reg_r_data``, ``reg_r_error`` are
+manager, with a free register block (``reg.w_error``, ``reg.r_data``, ``reg.r_error`` are
 ``AnySeq``), and adds the **register-port contract**: each write pair is performed on the
 register port exactly once, before its response, with the address, data and strobes of its
 own AW and W handshakes, and BRESP is SLVERR exactly when the register block refused it;
@@ -40,7 +40,8 @@ Tasks: ``axil_target`` (k-induction with white-box invariants, **unbounded**), `
 
 Inductive invariants (asserted, never assumed): ``aw_full``/``w_full``/``ar_full`` are set
 exactly while the model counts an unanswered AW/W/AR, and the held address, data and strobes
-are those of that handshake.
+are those of that handshake; while no W is held, the data register is zero (the target keeps
+no write data once a write is answered: it may be key material).
 """
 
 from amaranth.asserts import AnySeq, Initial
@@ -55,10 +56,12 @@ from amaranth.hdl import (
     Mux,
     ResetSignal,
     Signal,
+    Value,
 )
 
 from memcrypt.flow.formal import FormalTask
-from memcrypt.gateware.axil import OKAY, SLVERR, AXI4LitePort, AXI4LiteTarget
+from memcrypt.gateware.axil import AXI4LiteTarget
+from memcrypt.gateware.interfaces import Response
 
 from .whitebox import Probe
 
@@ -74,8 +77,9 @@ TARGET_OUTPUTS = ("awready", "wready", "bresp", "bvalid", "arready", "rdata", "r
 class FreeManager:
     """A free, rule-abiding AXI4-Lite manager, and the target's rules as assertions.
 
-    :meth:`add` drives a target port (an :class:`~memcrypt.gateware.axil.AXI4LitePort`) and adds the
-    assumptions, the bookkeeping and the assertions to a module.
+    :meth:`add` drives a target port (the target's ``s_axil`` interface, of
+    :class:`~memcrypt.gateware.interfaces.AXI4LiteSignature`) and adds the assumptions, the
+    bookkeeping and the assertions to a module.
 
     Members (for specifications built on it)
     -----------------------------------------
@@ -171,9 +175,9 @@ class FreeManager:
         hold(m, port.rvalid, self.rready, (port.rdata, port.rresp), Assert,
               f"{self.prefix}_r_stalled")
         with m.If(port.bvalid):
-            m.d.comb += Assert((port.bresp == OKAY) | (port.bresp == SLVERR))
+            m.d.comb += Assert((port.bresp == Response.OKAY) | (port.bresp == Response.SLVERR))
         with m.If(port.rvalid):
-            m.d.comb += Assert((port.rresp == OKAY) | (port.rresp == SLVERR))
+            m.d.comb += Assert((port.rresp == Response.OKAY) | (port.rresp == Response.SLVERR))
         m.d.comb += [
             Assert(self.aw_open <= 1),
             Assert(self.w_open <= 1),
@@ -229,9 +233,9 @@ class FreeManager:
             Cover(self.b_hs & ~aw_first & ~w_first),
             Cover(self.b_hs & b_stall),
             Cover(self.r_hs & r_stall),
-            Cover(self.b_hs & (port.bresp == SLVERR)),
-            Cover(self.r_hs & (port.rresp == SLVERR)),
-            Cover(self.r_hs & (port.rresp == OKAY) & (port.rdata != 0)),
+            Cover(self.b_hs & (port.bresp == Response.SLVERR)),
+            Cover(self.r_hs & (port.rresp == Response.SLVERR)),
+            Cover(self.r_hs & (port.rresp == Response.OKAY) & (port.rdata != 0)),
             Cover(self.b_hs & self.r_hs),
             # Back to back at the target's rate: a new AW three cycles after the last.
             Cover(self.aw_hs & (since_aw == 3)),
@@ -240,6 +244,7 @@ class FreeManager:
 
 def hold(m, valid, ready, payload, check, name):
     """``check`` (Assume or Assert) that ``valid`` and ``payload`` hold until ``ready``."""
+    payload = [Value.cast(p) for p in payload]
     stalled = Signal(name=name)
     last = [Signal(len(p), name=f"{name}_last{i}") for i, p in enumerate(payload)]
     m.d.sync += stalled.eq(valid & ~ready)
@@ -268,6 +273,8 @@ def target_invariants(m, manager, probe):
             Assert(probe.signal("wdata") == manager.w_data),
             Assert(probe.signal("wstrb") == manager.w_strb),
         ]
+    with m.Else():
+        m.d.comb += Assert(probe.signal("wdata") == 0)     # no write data kept
     with m.If(ar_full):
         m.d.comb += Assert(probe.signal("araddr") == manager.ar_addr)
 
@@ -303,53 +310,54 @@ class AXI4LiteTargetSpec(Elaboratable):
         target = self.design
         fragment = Fragment.get(target, platform)
         m.submodules.dut = fragment
-        port = AXI4LitePort(target)
+        port, reg = target.s_axil, target.reg
         manager = self.manager
         manager.add(m, port)
 
         # The register block is free.
         m.d.comb += [
-            target.reg_w_error.eq(AnySeq(1)),
-            target.reg_r_data.eq(AnySeq(32)),
-            target.reg_r_error.eq(AnySeq(1)),
+            reg.w_error.eq(AnySeq(1)),
+            reg.r_data.eq(AnySeq(32)),
+            reg.r_error.eq(AnySeq(1)),
         ]
 
         # Each write is performed once, before its response, with its own payload; the
         # response says whether the register block took it.
         w_done = Signal()        # the open pair has been performed
         w_error = Signal()       # ... and refused
-        with m.If(target.reg_w_en):
-            m.d.sync += [w_done.eq(1), w_error.eq(target.reg_w_error)]
+        with m.If(reg.w_en):
+            m.d.sync += [w_done.eq(1), w_error.eq(reg.w_error)]
             m.d.comb += [
                 Assert(manager.write_pair_open & ~w_done),
-                Assert(target.reg_w_addr == manager.aw_addr),
-                Assert(target.reg_w_data == manager.w_data),
-                Assert(target.reg_w_strb == manager.w_strb),
+                Assert(reg.w_addr == manager.aw_addr),
+                Assert(reg.w_data == manager.w_data),
+                Assert(reg.w_strb == manager.w_strb),
             ]
         with m.If(manager.b_hs):
             m.d.sync += w_done.eq(0)
         with m.If(port.bvalid):
             m.d.comb += [
                 Assert(w_done),
-                Assert(port.bresp == Mux(w_error, SLVERR, OKAY)),
+                Assert(Mux(w_error, port.bresp == Response.SLVERR,
+                           port.bresp == Response.OKAY)),
             ]
         # Each read likewise; the data is what the register block answered.
         r_done = Signal()
         r_error = Signal()
         r_data = Signal(32)
-        with m.If(target.reg_r_en):
-            m.d.sync += [r_done.eq(1), r_error.eq(target.reg_r_error),
-                         r_data.eq(target.reg_r_data)]
+        with m.If(reg.r_en):
+            m.d.sync += [r_done.eq(1), r_error.eq(reg.r_error), r_data.eq(reg.r_data)]
             m.d.comb += [
                 Assert((manager.ar_open == 1) & ~r_done),
-                Assert(target.reg_r_addr == manager.ar_addr),
+                Assert(reg.r_addr == manager.ar_addr),
             ]
         with m.If(manager.r_hs):
             m.d.sync += r_done.eq(0)
         with m.If(port.rvalid):
             m.d.comb += [
                 Assert(r_done),
-                Assert(port.rresp == Mux(r_error, SLVERR, OKAY)),
+                Assert(Mux(r_error, port.rresp == Response.SLVERR,
+                           port.rresp == Response.OKAY)),
                 Assert(port.rdata == Mux(r_error, 0, r_data)),
             ]
 
@@ -363,8 +371,8 @@ class AXI4LiteTargetSpec(Elaboratable):
         if self.covers:
             manager.covers(m)
             m.d.comb += [
-                Cover(target.reg_w_en & target.reg_w_error),
-                Cover(target.reg_r_en & target.reg_r_error),
+                Cover(reg.w_en & reg.w_error),
+                Cover(reg.r_en & reg.r_error),
             ]
         return m
 

@@ -16,11 +16,11 @@ ones).
 * **bus** -- the AXI4-Lite target rules of :mod:`.axil` on KeyControl's own port;
 * **key fields read as zero** -- every read response for an offset in KEY_FIELD_1/2
   (0x040..0x07F) is OKAY with RDATA zero (a statement on the read data bus);
-* **retire handshake** -- once ``retire_valid`` is high it stays high, with the same
-  ``retire_keyid`` and ``retire_all``, until ``retire_done``;
+* **retire handshake** -- once ``retire.valid`` is high it stays high, with the same
+  ``retire.keyid`` and ``retire.all``, until ``retire.done``;
 * **DEVICE_BUSY until retirement completes** -- every STATUS read that begins (AR
   handshake) after the doorbell's write response and is answered (RVALID) by the cycle
-  after ``retire_done`` returns BUSY=1, CODE=DEVICE_BUSY. Stated black-box: the
+  after ``retire.done`` returns BUSY=1, CODE=DEVICE_BUSY. Stated black-box: the
   specification notes the doorbell (a write of GO=1 to DOORBELL, from the moment its AW and
   W are both in), marks reads that begin after its B handshake, and checks, in every cycle
   a retirement is pending and in the cycle after it completes, that no such read has
@@ -30,10 +30,10 @@ ones).
   in flight holds DEVICE_BUSY;
 * **keys change only after retirement** -- for a KeyID ``k`` chosen by the solver
   (``AnyConst``): once the interface is ready, the key table's memory write port writes
-  entry ``k`` only after a retirement covering ``k`` (``retire_keyid == k`` or
-  ``retire_all``) has completed, with no other retirement started since and no other write
+  entry ``k`` only after a retirement covering ``k`` (``retire.keyid == k`` or
+  ``retire.all``) has completed, with no other retirement started since and no other write
   of ``k`` since (one write per retirement); the platform key register is written only after
-  a completed ``retire_all``; and nothing in the table changes while a retirement is
+  a completed ``retire.all``; and nothing in the table changes while a retirement is
   pending. (Writes before ``ready`` are the reset sweep and the reset-time platform key.)
 
 ``control_pdr`` -- the same specification without the white-box invariants, proven by
@@ -64,8 +64,24 @@ a key schedule 12, the random key 8 more entropy words. ``control_noninterferenc
 targets, the copies hold different key fields after reset (a secret write taken) and
 different platform keys, while reads complete.
 
-Negative task ``control_mutant_leak`` (must FAIL): the miter around a KeyControl whose read
-path leaks bit 0 of KEY_FIELD_1 into bit 31 of every read response.
+``control_key_residue`` -- **unbounded** (k-induction, the key-schedule unit's S-box word cut
+as in the covers: an over-approximation), one copy of the design
+(:class:`KeyResidueSpec`): **no key material outside the key table** while no command is in
+progress. In every cycle the command engine is IDLE, the decryption start key and the
+key-schedule unit's key register are zero, and so are both key fields unless software has
+written one since the last command (or the reset-time platform key draw) finished; whenever
+the bus target holds no W beat, its write-data register is zero. Its invariants: the bus
+target's (:func:`.axil.target_invariants`), the FSM state valid, the key-schedule unit
+never busy and done at once, its key zero while it is neither, and the command engine's
+``sent`` flag set exactly while the unit holds a key, which happens only in the schedule
+states. ``control_key_residue_cover`` (**bounded**): keys pass through each of those
+registers, the platform key is drawn and none of it is left, and a SET_KEY_DIRECT of a key
+that is not zero finishes with PROG_SUCCESS and leaves none of it.
+
+Negative tasks (must FAIL; :mod:`.control_mutants`): ``control_mutant_leak``, the miter
+around a KeyControl whose read path leaks bit 0 of KEY_FIELD_1 into bit 31 of every read
+response (``outputs_agree``); ``control_mutant_key_residue``, a KeyControl that keeps the
+data key in KEY_FIELD_1 after a command (``key_fields_cleared``).
 
 Inductive invariants (white-box, asserted, never assumed; :class:`.whitebox.Probe`): the AXI
 target's holding registers match the manager model (:func:`.axil.target_invariants`); the
@@ -115,9 +131,8 @@ from memcrypt.amaranth_private import (
 )
 from memcrypt.config import MemcryptConfig
 from memcrypt.flow.formal import FormalTask
-from memcrypt.gateware.axil import OKAY, SLVERR, AXI4LitePort
 from memcrypt.gateware.control import KeyControl
-from memcrypt.gateware.keytable import key_entry_layout
+from memcrypt.gateware.interfaces import KeyEntry, Response
 from memcrypt.regmap import (
     KEY_FIELD_1_BASE,
     KEY_FIELD_2_BASE,
@@ -128,10 +143,10 @@ from memcrypt.regmap import (
 )
 
 from .axil import FreeManager, hold, target_invariants
-from .whitebox import Probe
+from .whitebox import Probe, ProbeError
 
-__all__ = ["CONFIG", "cut", "ControlSpec", "NoninterferenceSpec", "LeakyKeyControl",
-           "tasks", "negative_tasks"]
+__all__ = ["CONFIG", "cut", "ControlSpec", "NoninterferenceSpec", "KeyResidueSpec",
+           "free_inputs", "port", "tasks"]
 
 CONFIG = MemcryptConfig(phys_addr_bits=16, keyid_bits=2, num_keys=4, mem_bytes=1 << 9,
                         key_sizes=(128,), entropy_timeout=4, fault_log_depth=2,
@@ -139,10 +154,20 @@ CONFIG = MemcryptConfig(phys_addr_bits=16, keyid_bits=2, num_keys=4, mem_bytes=1
 REGMAP = register_map(CONFIG)
 KEY_FIELD_WORDS_RANGE = (KEY_FIELD_1_BASE >> 2, (KEY_FIELD_2_BASE >> 2) + KEY_FIELD_WORDS)
 
-# Inputs other than the bus: free in every task (shared by both copies of the miter, except
-# the entropy data).
-FREE_INPUTS = ("entropy_valid", "retire_done", "fault_valid", "fault_record", "events",
-               "lookup_valid", "lookup_keyid")
+
+def free_inputs(design):
+    """``[(path, value)]`` of every input port of ``design`` but the bus and the entropy
+    data: free in every task (shared by both copies of the miter)."""
+    return [(path, value) for path, member, value in design.signature.flatten(design)
+            if member.flow == wiring.In and path[0] != "s_axil"
+            and path != ("entropy", "data")]
+
+
+def port(design, path):
+    """The port of ``design`` at ``path`` (a tuple of member names)."""
+    for name in path:
+        design = getattr(design, name)
+    return design
 
 
 def cut(*instances):
@@ -182,9 +207,10 @@ def fsm_states(state):
     return states
 
 
-def _free_inputs(m, design, names=FREE_INPUTS):
-    for name in names:
-        signal = _bits(getattr(design, name))
+def _free_inputs(m, design):
+    """Drive every input of ``design`` but the bus with free values."""
+    for _path, value in (*free_inputs(design), (("entropy", "data"), design.entropy.data)):
+        signal = _bits(value)
         m.d.comb += signal.eq(AnySeq(len(signal)))
 
 
@@ -231,9 +257,10 @@ class ControlSpec(_Spec):
         fragment = Fragment.get(design, platform)
         m.submodules.dut = fragment
         probe = Probe(fragment)
-        port = AXI4LitePort(design)
+        port = design.s_axil
+        retire = design.retire
         bus.add(m, port)
-        _free_inputs(m, design, (*FREE_INPUTS, "entropy_data"))
+        _free_inputs(m, design)
 
         state = probe.signal("command_state")
         states = fsm_states(state)
@@ -243,11 +270,11 @@ class ControlSpec(_Spec):
 
         # -- key fields read as zero --------------------------------------------------------
         with m.If(port.rvalid & is_key_field(bus.ar_addr)):
-            m.d.comb += [Assert(port.rdata == 0), Assert(port.rresp == OKAY)]
+            m.d.comb += [Assert(port.rdata == 0), Assert(port.rresp == Response.OKAY)]
 
         # -- the retire handshake ----------------------------------------------------------
-        hold(m, design.retire_valid, design.retire_done,
-             (design.retire_keyid, design.retire_all), Assert, "retire_stalled")
+        hold(m, retire.valid, retire.done, (retire.keyid, retire.all), Assert,
+             "retire_stalled")
 
         # -- STATUS reads DEVICE_BUSY from the doorbell until retirement completes -----------
         doorbell = Signal()     # the open write is a doorbell (GO written to DOORBELL)
@@ -274,8 +301,8 @@ class ControlSpec(_Spec):
         with m.If(bus.ar_hs):
             m.d.sync += fresh.eq((answered & ~doorbell) | (doorbell & bus.b_hs))
         retire_done_last = Signal()
-        m.d.sync += retire_done_last.eq(design.retire_valid & design.retire_done)
-        with m.If(design.retire_valid | retire_done_last):
+        m.d.sync += retire_done_last.eq(retire.valid & retire.done)
+        with m.If(retire.valid | retire_done_last):
             m.d.comb += Assert(~bad_now)
 
         # -- the key table changes only after retirement -----------------------------------
@@ -287,11 +314,10 @@ class ControlSpec(_Spec):
         m.d.comb += k.eq(AnyConst(config.keyid_bits))
         may_write_k = Signal()      # a retirement covering k completed, none started since
         may_write_platform = Signal()
-        with m.If(design.retire_valid):
+        with m.If(retire.valid):
             m.d.sync += [
-                may_write_k.eq(design.retire_done &
-                               (design.retire_all | (design.retire_keyid == k))),
-                may_write_platform.eq(design.retire_done & design.retire_all),
+                may_write_k.eq(retire.done & (retire.all | (retire.keyid == k))),
+                may_write_platform.eq(retire.done & retire.all),
             ]
         writes_k = Signal()
         m.d.comb += writes_k.eq(write_en & (write_addr == k))
@@ -304,7 +330,7 @@ class ControlSpec(_Spec):
                 m.d.comb += Assert(may_write_k)
             with m.If(platform_write):
                 m.d.comb += Assert(may_write_platform)
-        with m.If(design.retire_valid & ~design.retire_done):
+        with m.If(retire.valid & ~retire.done):
             m.d.comb += Assert(~write_en & ~platform_write)
 
         if self.invariants:
@@ -327,7 +353,7 @@ class ControlSpec(_Spec):
                 with m.If(status_read & fresh):
                     m.d.comb += Assert(status_busy)
             with m.If(in_state("WRITE")):
-                keyid = probe.signal("keyid", 16)
+                keyid = probe.signal("keyid", 32)
                 with m.If(probe.signal("is_platform", 1)):
                     m.d.comb += Assert(may_write_platform)
                 with m.Elif(keyid[:config.keyid_bits] == k):
@@ -335,7 +361,7 @@ class ControlSpec(_Spec):
 
         if self.covers:
             status_code = probe.signal("status_code", 8)
-            command = probe.signal("ctrl")[:8]
+            command = probe.signal("keyid_ctrl")[:8]
             finished = Signal()       # the command FSM left FINISH: STATUS has the result
             m.d.sync += finished.eq(in_state("FINISH"))
             if self.covers == "commands":
@@ -349,11 +375,11 @@ class ControlSpec(_Spec):
                     m.d.comb += Cover(finished & (status_code == code))
                 during_retire = Signal()   # the read in progress began during a retirement
                 with m.If(bus.ar_hs):
-                    m.d.sync += during_retire.eq(design.retire_valid)
+                    m.d.sync += during_retire.eq(retire.valid)
                 m.d.comb += [
                     Cover(bus.r_hs & status_read & status_busy & during_retire),
-                    Cover(bus.r_hs & (port.rresp == SLVERR)),
-                    Cover(bus.b_hs & (port.bresp == SLVERR)),
+                    Cover(bus.r_hs & (port.rresp == Response.SLVERR)),
+                    Cover(bus.b_hs & (port.bresp == Response.SLVERR)),
                     Cover(bus.r_hs & is_key_field(bus.ar_addr)),
                 ]
         return m
@@ -363,7 +389,7 @@ class ControlSpec(_Spec):
 
 def _entry_mask():
     """Bits of a key-table entry that are not key material: the mode and the key size."""
-    layout = key_entry_layout(CONFIG)
+    layout = KeyEntry(CONFIG)
     mask = 0
     for name in ("mode", "aes256"):
         field = layout[name]
@@ -387,7 +413,7 @@ RELATIONS = {
     ("table", "platform_key"): ("entry", None),
     ("table.entries", "read__data"): ("entry", ("age", 1)),
     ("table", "stored"): ("entry", ("age", 2)),
-    ("table", "result"): ("entry", ("age", 3)),
+    ("table", "lookup__result"): ("entry", ("age", 3)),
     ("fault_log.storage", "r_port__data"): ("equal", ("fault_log", "r_rdy")),
 }
 KEY_MEMORIES = {"table.entries": "entry"}
@@ -426,6 +452,7 @@ def equal_registers(m, frag_a, frag_b, *, wdata_secret, age):
         raise ValueError("The two copies elaborated differently")
     mask = _entry_mask()
     count = 0
+    related = set()
     for (kind, path, a), (kind_b, path_b, b) in zip(items_a, items_b, strict=True):
         if kind == "mem":
             if (kind_b, path_b) != (kind, path) or memory_depth(a) != memory_depth(b):
@@ -444,6 +471,7 @@ def equal_registers(m, frag_a, frag_b, *, wdata_secret, age):
         if (kind_b, path_b, b.name, len(b)) != (kind, path, name, len(a)):
             raise ValueError(f"Registers {path}.{name} and {path_b}.{b.name} do not match")
         which, guard = RELATIONS.get((path, name), ("equal", None))
+        related.add((path, name))
         if which == "skip":
             continue
         if guard is None:
@@ -464,6 +492,10 @@ def equal_registers(m, frag_a, frag_b, *, wdata_secret, age):
             else:
                 m.d.comb += Assert(a == b)
         count += 1
+    stale = sorted(set(RELATIONS) - related)
+    if stale:
+        raise ProbeError(f"RELATIONS names registers the design does not have: {stale} "
+                         f"(was the RTL changed?)")
     return count
 
 
@@ -501,7 +533,7 @@ class NoninterferenceSpec(_Spec):
         frag_a, frag_b = Fragment.get(a, platform), Fragment.get(b, platform)
         m.submodules.a = frag_a
         m.submodules.b = frag_b
-        port_a, port_b = AXI4LitePort(a), AXI4LitePort(b)
+        port_a, port_b = a.s_axil, b.s_axil
 
         # One free manager drives both copies; only the secret write data differs.
         bus.add(m, port_a)
@@ -524,22 +556,22 @@ class NoninterferenceSpec(_Spec):
             m.d.comb += Assume(is_key_field(next_address))
 
         # Everything else is the same for both, but the entropy (key material too).
-        for name in FREE_INPUTS:
-            in_a, in_b = _bits(getattr(a, name)), _bits(getattr(b, name))
+        for path, value in free_inputs(a):
+            in_a, in_b = _bits(value), _bits(port(b, path))
             m.d.comb += [in_a.eq(AnySeq(len(in_a))), in_b.eq(in_a)]
-        m.d.comb += [a.entropy_data.eq(AnySeq(32)), b.entropy_data.eq(AnySeq(32))]
+        m.d.comb += [a.entropy.data.eq(AnySeq(32)), b.entropy.data.eq(AnySeq(32))]
 
         # Every output agrees (a valid lookup result in what is not key material).
-        for name, member in a.signature.members.items():
+        for path, member, out_a in a.signature.flatten(a):
             if member.flow != wiring.Out:
                 continue
-            out_a, out_b = getattr(a, name), getattr(b, name)
-            if name == "result":
-                with m.If(a.result_valid):
+            out_b = port(b, path)
+            if path == ("lookup", "result"):
+                with m.If(a.lookup.result_valid):
                     m.d.comb += [Assert(out_a.mode == out_b.mode),
                                  Assert(out_a.aes256 == out_b.aes256)]
             else:
-                m.d.comb += Assert(_bits(out_a) == _bits(out_b))
+                m.d.comb += Assert(_bits(out_a) == _bits(out_b), "outputs_agree")
 
         if self.invariants:
             probe_a, probe_b = Probe(frag_a, "a"), Probe(frag_b, "b")
@@ -558,7 +590,7 @@ class NoninterferenceSpec(_Spec):
             probe_a, probe_b = Probe(frag_a, "a"), Probe(frag_b, "b")
             fields_differ = ((probe_a.signal("field1") != probe_b.signal("field1")) |
                              (probe_a.signal("field2") != probe_b.signal("field2")))
-            data_key = key_entry_layout(self.config)["data_key"]
+            data_key = KeyEntry(self.config)["data_key"]
             keys = slice(data_key.offset, data_key.offset + self.config.key_bits)
             platform_a = probe_a.sub("table").signal("platform_key")[keys]
             platform_b = probe_b.sub("table").signal("platform_key")[keys]
@@ -573,31 +605,115 @@ class NoninterferenceSpec(_Spec):
         return m
 
 
-class LeakyKeyControl(wiring.Component):
-    """A broken control interface: each read response carries bit 0 of KEY_FIELD_1 in
-    RDATA bit 31 (latched when the read is performed, so the bus rules still hold)."""
+# -- key residue --------------------------------------------------------------------------------
 
-    def __init__(self, config):
-        self._inner = KeyControl(config)
-        super().__init__(dict(self._inner.signature.members))
+class KeyResidueSpec(_Spec):
+    """One control interface with a free environment: no key material is left in its
+    registers, outside the key table and its platform-key register, while no command is in
+    progress.
+
+    In every cycle the command engine is IDLE: the decryption start key and the key-schedule
+    unit's key register are zero, and so are both key fields unless a key field has been
+    written since the last command (or the reset-time platform key draw) finished -- software
+    loading the next command's key. In every cycle the bus target holds no W beat, its write
+    data register is zero. (The key table's lookup pipeline carries entries of the table and
+    is part of it.)
+
+    Parameters
+    ----------
+    design : callable
+        ``design(config)`` builds the control interface (:class:`KeyControl`, or a mutant).
+    invariants : bool
+        Add the white-box invariants that make the property inductive.
+    covers : bool
+        Add the covers (the property is not vacuous).
+    """
+
+    def __init__(self, *, config=CONFIG, design=KeyControl, invariants=True, covers=False):
+        super().__init__()
+        if len(config.key_sizes) != 1:
+            raise ValueError("The key-residue specification is written for one key size")
+        self.config = config
+        self.design = design(config)
+        self.manager = FreeManager()
+        self.invariants = invariants
+        self.covers = covers
 
     def elaborate(self, platform):
-        m = Module()
-        inner = self._inner
-        fragment = Fragment.get(inner, platform)
-        m.submodules.inner = fragment
-        probe = Probe(fragment, "inner")
-        leak = Signal()
-        with m.If(probe.sub("bus").signal("reg_r_en", 1)):
-            m.d.sync += leak.eq(probe.signal("field1")[0])
-        for name, member in self.signature.members.items():
-            ours, theirs = _bits(getattr(self, name)), _bits(getattr(inner, name))
-            if member.flow == wiring.In:
-                m.d.comb += theirs.eq(ours)
-            elif name == "s_axil_rdata":
-                m.d.comb += ours.eq(theirs ^ (leak << 31))
-            else:
-                m.d.comb += ours.eq(theirs)
+        m = self._module()
+        design, config, bus = self.design, self.config, self.manager
+        fragment = Fragment.get(design, platform)
+        m.submodules.dut = fragment
+        probe = Probe(fragment)
+        bus.add(m, design.s_axil)
+        _free_inputs(m, design)
+
+        state = probe.signal("command_state")
+        states = fsm_states(state)
+
+        def in_state(*names):
+            return Cat(*[state == states[name] for name in names]).any()
+
+        target = probe.sub("bus")
+        unit = probe.sub(f"key_schedule_{config.key_sizes[0]}")
+        field1, field2 = probe.signal("field1"), probe.signal("field2")
+        decrypt_key = probe.signal("decrypt_key")
+        schedule_key = unit.signal("key")
+        w_full, wdata = target.signal("w_full", 1), target.signal("wdata")
+
+        key_field_written = Signal()    # a key-field register write is performed
+        m.d.comb += key_field_written.eq(target.signal("reg__w_en", 1) &
+                                         is_key_field(target.signal("reg__w_addr")))
+        clean = Signal()    # no key field written since the last command finished
+        with m.If(in_state("FINISH", "INIT_STORE")):
+            m.d.sync += clean.eq(1)
+        with m.If(key_field_written):
+            m.d.sync += clean.eq(0)
+
+        idle = Signal()
+        m.d.comb += idle.eq(in_state("IDLE"))
+        with m.If(idle):
+            m.d.comb += [
+                Assert(decrypt_key == 0, "decrypt_key_cleared"),
+                Assert(schedule_key == 0, "schedule_key_cleared"),
+            ]
+            with m.If(clean):
+                m.d.comb += Assert((field1 == 0) & (field2 == 0), "key_fields_cleared")
+        with m.If(~w_full):
+            m.d.comb += Assert(wdata == 0, "bus_keeps_no_write_data")
+
+        if self.invariants:
+            target_invariants(m, bus, target)
+            unit_busy, unit_done = unit.signal("busy", 1), unit.signal("done", 1)
+            sent = probe.signal("sent", 1)
+            m.d.comb += [
+                Assert(state < len(states)),
+                Assert(~(unit_busy & unit_done)),
+                Assert(sent == (unit_busy | unit_done)),
+            ]
+            with m.If(~unit_busy & ~unit_done):
+                m.d.comb += Assert(schedule_key == 0)
+            with m.If(~in_state("SCHEDULE", "INIT_SCHEDULE")):
+                m.d.comb += Assert(~sent)
+
+        if self.covers:
+            status_code = probe.signal("status_code", 8)
+            keyed = Signal()    # the key scheduled in this command was not zero
+            with m.If(in_state("CHECK")):
+                m.d.sync += keyed.eq(0)
+            with m.If(in_state("SCHEDULE") & (field1 != 0)):
+                m.d.sync += keyed.eq(1)
+            m.d.comb += [
+                # the reset-time platform key is drawn, and nothing of it is left
+                Cover(idle & clean & design.ready & (field1 == 0) &
+                      (probe.sub("table").signal("platform_key") != 0)),
+                # key material passes through each register the property clears
+                Cover(w_full & (wdata != 0) & is_key_field(bus.aw_addr)),
+                Cover(unit.signal("done", 1) & (schedule_key != 0)),
+                Cover(in_state("RETIRE") & (decrypt_key != 0) & (field1 != 0)),
+                # a command programs a key that is not zero and leaves nothing of it
+                Cover(idle & clean & keyed & (status_code == Status.PROG_SUCCESS)),
+            ]
         return m
 
 
@@ -644,14 +760,19 @@ def tasks():
             description="covers: SET_KEY_DIRECT, SET_KEY_RANDOM, CLEAR_KEY, NO_ENCRYPT "
                         "each finish with PROG_SUCCESS",
             spec=lambda: ControlSpec(invariants=False, covers="commands")),
-    ]
-
-
-def negative_tasks():
-    return [
         FormalTask(
-            name="control_mutant_leak", block="LeakyKeyControl", mode="bmc",
-            engine="smtbmc yices", depth=8, unbounded=False,
-            description="a read path leaking a key-field bit into RDATA: must FAIL",
-            spec=lambda: NoninterferenceSpec(design=LeakyKeyControl, invariants=False)),
+            name="control_key_residue", block="KeyControl", mode="prove",
+            engine="smtbmc yices", depth=2, unbounded=True,
+            description="no key material in the control block's registers (key fields, "
+                        "decryption start key, key-schedule unit, bus write data) while no "
+                        "command is in progress, the key table apart",
+            spec=lambda: KeyResidueSpec(invariants=True), script=cut("dut")),
+        FormalTask(
+            name="control_key_residue_cover", block="KeyControl", mode="cover",
+            engine="smtbmc yices", depth=56, unbounded=False,
+            description="covers: keys pass through the key fields, the bus write data, the "
+                        "key-schedule unit and the decryption start key, and a command "
+                        "programming a key (and the platform key draw) leaves none behind",
+            spec=lambda: KeyResidueSpec(invariants=False, covers=True), script=cut("dut")),
     ]
+

@@ -134,15 +134,15 @@ class StreamContractSpec(Elaboratable):
         out_last = Signal(len(out_bits))
         m.d.sync += [out_stalled.eq(o.valid & ~o.ready), out_last.eq(out_bits)]
         with m.If(out_stalled):
-            m.d.comb += Assert(o.valid)
-            m.d.comb += Assert(out_bits == out_last)
+            m.d.comb += Assert(o.valid, "output_valid_holds")
+            m.d.comb += Assert(out_bits == out_last, "output_payload_holds")
 
         # Nothing from nothing, and capacity.
         held = self.held
         m.d.sync += held.eq(held + accept - deliver)
-        m.d.comb += Assert(held <= self.capacity)
+        m.d.comb += Assert(held <= self.capacity, "within_capacity")
         with m.If(o.valid):
-            m.d.comb += Assert(held != 0)
+            m.d.comb += Assert(held != 0, "nothing_from_nothing")
 
         m.d.comb += [
             Cover(deliver),
@@ -181,7 +181,7 @@ class StreamContractSpec(Elaboratable):
 
         # The mark shows at the output exactly when the blocks ahead of it are gone.
         with m.If(o.valid):
-            m.d.comb += Assert(out_marked == (pending & (ahead == 0)))
+            m.d.comb += Assert(out_marked == (pending & (ahead == 0)), "mark_in_order")
         # Bookkeeping invariant of the specification itself (helps induction).
         with m.If(pending):
             m.d.comb += Assert(ahead < held)

@@ -24,51 +24,36 @@ from Crypto.Cipher import AES
 from memcrypt.model import golden, vectors
 from sim.bench_common import (
     BenchConfig,
+    CipherBench,
     PauseGenerator,
-    StreamBench,
-    StructPacker,
     distinct_key,
     record_results,
     steady_interval,
 )
 
 CONFIG = BenchConfig.from_env()
-KEY_BYTES = CONFIG.key_bits // 8
-BOTH = CONFIG.direction == "both"
-ROUNDS = {128: 10, 256: 14}[CONFIG.key_bits]
+KEY_BYTES = CONFIG.key_bytes
 #: Clocks from input handshake to output, as the design reports it (``latency``).
 LATENCY = CONFIG.core_latency
 #: Clocks per block at full rate, as the cores are specified: the pipelined core takes a
 #: block every clock; the iterative one, Nr + 1 clocks per block.
-BLOCK_CLOCKS = 1 if CONFIG.architecture == "pipelined" else ROUNDS + 1
+BLOCK_CLOCKS = 1 if CONFIG.architecture == "pipelined" else CONFIG.rounds + 1
 #: The operations this core can run: a single-direction core only its own.
-OPERATIONS = ("encrypt", "decrypt", "mixed") if BOTH else (CONFIG.direction,)
-LABEL = f"aes{CONFIG.key_bits} {CONFIG.architecture} {CONFIG.direction}"
+OPERATIONS = ("encrypt", "decrypt", "mixed") if CONFIG.both else (CONFIG.direction,)
+LABEL = CONFIG.label("aes")
 
 
-class TB(StreamBench):
+class TB(CipherBench):
     """One AES core: packs requests, predicts results with pycryptodome, keeps tags."""
 
     def __init__(self, dut, seed):
-        self.requests = StructPacker([("block", 128), ("key", CONFIG.key_bits),
-                                      ("decrypt", 1 if BOTH else 0),
-                                      ("tag", CONFIG.tag_width)])
-        self.responses = StructPacker([("block", 128), ("tag", CONFIG.tag_width)])
-        super().__init__(dut, seed, describe=self.describe)
-        assert len(dut.i_stream__payload) == self.requests.width, (
-            f"i_stream payload is {len(dut.i_stream__payload)} bits, the bench expects "
-            f"{self.requests.fields}")
-        assert len(dut.o_stream__payload) == self.responses.width, (
-            f"o_stream payload is {len(dut.o_stream__payload)} bits, the bench expects "
-            f"{self.responses.fields}")
-        self._next_tag = 0
-        self.encryptions = 0
-        self.decryptions = 0
+        super().__init__(dut, seed, CONFIG,
+                         request_fields=[("block", 128), ("key", CONFIG.key_bits)],
+                         response_fields=[("block", 128)])
 
     def describe(self, payload: int) -> str:
         fields = self.responses.unpack(payload)
-        text = f"block {golden.from_bus(fields['block'], 16).hex()}"
-        return text + (f" tag {fields['tag']}" if CONFIG.tag_width else "")
+        return f"block {golden.from_bus(fields['block'], 16).hex()}" + self.describe_tag(fields)
 
     def submit(self, key: bytes, block: bytes, decrypt: bool, label: str,
                expected: bytes | None = None):
@@ -77,21 +62,11 @@ class TB(StreamBench):
         result = cipher.decrypt(block) if decrypt else cipher.encrypt(block)
         if expected is not None:
             assert result == expected, f"{label}: pycryptodome disagrees with the vector"
-        tag = self._next_tag
-        self._next_tag = (tag + 1) % (1 << CONFIG.tag_width) if CONFIG.tag_width else 0
-        request = {"block": golden.to_bus(block),
-                   "key": golden.to_bus(golden.decryption_key(key) if decrypt else key),
-                   "tag": tag}
-        if BOTH:
-            request["decrypt"] = int(decrypt)
-        self.scoreboard.expect(self.responses.pack(block=golden.to_bus(result), tag=tag),
-                               f"{label} ({'decrypt' if decrypt else 'encrypt'} "
-                               f"key {key.hex()} block {block.hex()})")
-        self.source.send(self.requests.pack(**request))
-        if decrypt:
-            self.decryptions += 1
-        else:
-            self.encryptions += 1
+        self.issue({"block": golden.to_bus(block),
+                    "key": golden.to_bus(golden.decryption_key(key) if decrypt else key)},
+                   {"block": golden.to_bus(result)}, decrypt,
+                   f"{label} ({'decrypt' if decrypt else 'encrypt'} "
+                   f"key {key.hex()} block {block.hex()})")
 
     def cycle_budget(self, blocks: int) -> int:
         """Generous clock limit for ``blocks`` blocks under random stalls."""

@@ -32,11 +32,13 @@ from cocotb.triggers import Event, ReadOnly, RisingEdge, with_timeout
 
 __all__ = [
     "BenchConfig", "PauseGenerator", "StructPacker", "StreamSource", "StreamSink",
-    "Scoreboard", "StreamBench", "TRAFFIC", "record_results", "distinct_key",
-    "steady_interval",
+    "Scoreboard", "StreamBench", "CipherBench", "TRAFFIC", "AES_ROUNDS", "record_results",
+    "distinct_key", "steady_interval",
 ]
 
 CLOCK_PERIOD_NS = 10
+#: AES rounds (Nr) per key size.
+AES_ROUNDS = {128: 10, 256: 14}
 
 #: Pause probabilities per cycle for each side (source, sink) of each traffic profile.
 #: "stalls" pauses both handshakes at random, in phases of 8 to 200 clocks that each draw
@@ -114,6 +116,24 @@ class BenchConfig:
     def rng(self, *labels) -> random.Random:
         """A generator seeded from the base seed and ``labels`` (reproducible per test)."""
         return random.Random("/".join(map(str, (self.seed, *labels))))
+
+    @property
+    def key_bytes(self) -> int:
+        return self.key_bits // 8
+
+    @property
+    def both(self) -> bool:
+        """Whether the design runs both directions (a ``decrypt`` bit per request)."""
+        return self.direction == "both"
+
+    @property
+    def rounds(self) -> int:
+        """AES rounds (Nr) of the key size."""
+        return AES_ROUNDS[self.key_bits]
+
+    def label(self, kind: str) -> str:
+        """How the bench's summaries name the design: ``"aes128 pipelined both"``."""
+        return f"{kind}{self.key_bits} {self.architecture} {self.direction}"
 
 
 class PauseGenerator:
@@ -458,3 +478,63 @@ def record_results(config: BenchConfig, test: str, summary: str, **counts):
         results = {}
     results[test] = {"summary": summary, "counts": counts}
     config.results.write_text(json.dumps(results, indent=2, sort_keys=True))
+
+
+class CipherBench(StreamBench):
+    """Base of the AES and XTS benches' ``TB``: requests carry a key (or keys), a ``decrypt``
+    bit on a "both" design and a tag; responses carry the result and the tag.
+
+    The payload widths are checked against the design's ports; :meth:`issue` tags requests
+    in order (wrapping at the tag width) and counts encryptions and decryptions.
+
+    Parameters
+    ----------
+    dut, seed
+        As for :class:`StreamBench`.
+    config : BenchConfig
+        The design's parameters.
+    request_fields, response_fields : list of (str, int)
+        The payload fields ahead of ``decrypt`` and ``tag`` (requests) or ``tag``
+        (responses), LSB first.
+    """
+
+    def __init__(self, dut, seed, config: BenchConfig, request_fields, response_fields):
+        self.config = config
+        self.requests = StructPacker([*request_fields, ("decrypt", 1 if config.both else 0),
+                                      ("tag", config.tag_width)])
+        self.responses = StructPacker([*response_fields, ("tag", config.tag_width)])
+        super().__init__(dut, seed, describe=self.describe)
+        for port, packer in (("i_stream__payload", self.requests),
+                             ("o_stream__payload", self.responses)):
+            width = len(getattr(dut, port))
+            assert width == packer.width, (
+                f"{port.split('__')[0]} payload is {width} bits, the bench expects "
+                f"{packer.fields}")
+        self._next_tag = 0
+        self.encryptions = 0
+        self.decryptions = 0
+
+    def describe(self, payload: int) -> str:
+        """A response payload for mismatch messages."""
+        return hex(payload)
+
+    def describe_tag(self, fields: dict) -> str:
+        """`` tag N`` of unpacked response ``fields`` when the design has tags, else ``""``."""
+        return f" tag {fields['tag']}" if self.config.tag_width else ""
+
+    def issue(self, request: dict, response: dict, decrypt: bool, label: str):
+        """Send ``request`` (its fields but ``decrypt`` and ``tag``) and expect ``response``
+        (its fields but ``tag``) for it, under the next tag."""
+        tagged = {}
+        if self.config.tag_width:
+            tagged["tag"] = self._next_tag
+            self._next_tag = (self._next_tag + 1) % (1 << self.config.tag_width)
+        request = {**request, **tagged}
+        if self.config.both:
+            request["decrypt"] = int(decrypt)
+        self.scoreboard.expect(self.responses.pack(**response, **tagged), label)
+        self.source.send(self.requests.pack(**request))
+        if decrypt:
+            self.decryptions += 1
+        else:
+            self.encryptions += 1

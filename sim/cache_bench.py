@@ -4,14 +4,15 @@ cache``), under Icarus Verilog and Verilator.
 The Verilog top ``top`` is a :class:`memcrypt.gateware.cache.KeyTaggedCache`. The bench drives its
 ``req`` and ``maint`` streams and the key table's retire handshake, and models the memory
 side: ``fill_req`` is answered on ``fill_resp`` with D_k(stored line), ``wb`` stores
-E_k(line), both with random stalls (``sim/cache_model.py``: an invertible per-KeyID,
-per-line cipher stands in for AES-XTS). Every read is scored against an uncached encrypted
-memory (:class:`~sim.cache_model.Reference`), so the cache must be invisible across KeyIDs:
-a read under k2 of a line written under k1 returns D_k2(E_k1(data)). At the end a
-FLUSH_ALL must leave memory byte for byte equal to the reference.
+E_k(line), both with random stalls (:mod:`memcrypt.model.memory`: an invertible
+per-KeyID, per-line cipher stands in for AES-XTS). Every read is scored against an uncached
+encrypted memory (:class:`~memcrypt.model.memory.Reference`), so the cache must be invisible
+across KeyIDs: a read under k2 of a line written under k1 returns D_k2(E_k1(data)). At the
+end a FLUSH_ALL must leave memory byte for byte equal to the reference.
 
 Payloads are packed from the documented field order (``memcrypt generate`` prints it; see
-:func:`memcrypt.gateware.cache.request_layout` and the port table in the README), not from the RTL.
+:class:`memcrypt.gateware.interfaces.WordRequest` and the port table in the README), not from
+the RTL; the event strobes are the top's ``events_*`` ports.
 
 Parameters (``MEMCRYPT_BENCH_*``, set by ``tests/test_cocotb.py``): ``CONFIG`` and
 ``CONFIG_OVERRIDES`` (the :class:`~memcrypt.config.MemcryptConfig`), ``WAYS``, ``SETS``,
@@ -28,7 +29,15 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from memcrypt.config import preset
-from memcrypt.geometry import LINE_BYTES
+from memcrypt.geometry import (
+    LINE_BITS,
+    LINE_BYTES,
+    LINE_OFFSET_BITS,
+    WORD_BITS,
+    WORD_BYTES,
+    WORD_OFFSET_BITS,
+    WORDS_PER_LINE,
+)
 from memcrypt.model.memory import EncryptedMemory, Reference
 from sim.bench_common import (
     CLOCK_PERIOD_NS,
@@ -46,7 +55,9 @@ WAYS = int(os.environ.get("MEMCRYPT_BENCH_WAYS", "2"))
 SETS = int(os.environ.get("MEMCRYPT_BENCH_SETS", "4"))
 #: Cycles any one operation may take before the bench calls the cache stuck.
 STUCK_CYCLES = 20_000
+#: The event strobes, each a top-level port ``events_<name>``.
 EVENTS = ("hit", "miss", "write_back", "alias_eviction", "line_flushed")
+#: The documented encoding of the maintenance ``op`` field.
 RETIRE_KEYID, FLUSH_ALL, FLUSH_RANGE = 0, 1, 2
 
 
@@ -57,17 +68,17 @@ def _memory_config():
 
 
 MEMORY = _memory_config()
-LINE_BITS = MEMORY.line_address_bits
+LINE_ADDRESS_BITS = MEMORY.line_address_bits
 KEYID_BITS = MEMORY.keyid_bits
 REQUEST = StructPacker([("address", MEMORY.stripped_bits), ("keyid", KEYID_BITS),
-                        ("write", 1), ("strobe", 16), ("data", 128)])
-RESPONSE = StructPacker([("data", 128), ("write", 1)])
-FILL_REQUEST = StructPacker([("line", LINE_BITS), ("keyid", KEYID_BITS)])
-FILL_RESPONSE = StructPacker([("data", 8 * LINE_BYTES)])
-WRITE_BACK = StructPacker([("line", LINE_BITS), ("keyid", KEYID_BITS),
-                           ("data", 8 * LINE_BYTES)])
-MAINTENANCE = StructPacker([("op", 2), ("keyid", KEYID_BITS), ("start", LINE_BITS),
-                            ("end", LINE_BITS + 1)])
+                        ("write", 1), ("strobe", WORD_BYTES), ("data", WORD_BITS)])
+RESPONSE = StructPacker([("data", WORD_BITS), ("write", 1)])
+FILL_REQUEST = StructPacker([("line", LINE_ADDRESS_BITS), ("keyid", KEYID_BITS)])
+FILL_RESPONSE = StructPacker([("data", LINE_BITS)])
+WRITE_BACK = StructPacker([("line", LINE_ADDRESS_BITS), ("keyid", KEYID_BITS),
+                           ("data", LINE_BITS)])
+MAINTENANCE = StructPacker([("op", 2), ("keyid", KEYID_BITS), ("start", LINE_ADDRESS_BITS),
+                            ("end", LINE_ADDRESS_BITS + 1)])
 DONE = StructPacker([("lines", (WAYS * SETS).bit_length())])
 
 
@@ -113,7 +124,7 @@ class CacheHarness:
             await ReadOnly()
             self.cycle += 1
             for event in EVENTS:
-                self.events[event] += int(getattr(self.dut, event).value)
+                self.events[event] += int(getattr(self.dut, f"events_{event}").value)
 
     def start(self):
         for port in (self.req, self.maint, self.fill_resp, self.resp, self.maint_done,
@@ -140,7 +151,7 @@ class CacheHarness:
                 return
         raise AssertionError(f"cache stuck: no {what} within {STUCK_CYCLES} cycles")
 
-    async def access(self, address, keyid, write=False, strobe=0xFFFF, data=bytes(16)):
+    async def access(self, address, keyid, write=False, strobe=0xFFFF, data=bytes(WORD_BYTES)):
         self.req.send(REQUEST.pack(address=address, keyid=keyid, write=int(write),
                                    strobe=strobe, data=int.from_bytes(data, "little")))
         await self.wait_for(lambda: self.responses, f"response to {address:#x}")
@@ -150,7 +161,7 @@ class CacheHarness:
             self.reference.write(address, keyid, strobe, data)
             return True
         expected = self.reference.read(address, keyid)
-        got = answer["data"].to_bytes(16, "little")
+        got = answer["data"].to_bytes(WORD_BYTES, "little")
         if got != expected:
             cocotb.log.error("read %#x under KeyID %d: %s, expected %s", address, keyid,
                              got.hex(), expected.hex())
@@ -189,11 +200,12 @@ async def random_aliased_traffic(dut):
     for _ in range(CONFIG.count):
         choice = rng.random()
         if choice < 0.9:
-            address = rng.choice(lines) << 6 | rng.randrange(4) << 4
+            address = (rng.choice(lines) << LINE_OFFSET_BITS
+                       | rng.randrange(WORDS_PER_LINE) << WORD_OFFSET_BITS)
             keyid = rng.choice(keyids)
             write = rng.random() < 0.45
-            strobe = rng.getrandbits(16) if rng.random() < 0.3 else 0xFFFF
-            ok = await bench.access(address, keyid, write, strobe, rng.randbytes(16))
+            strobe = rng.getrandbits(WORD_BYTES) if rng.random() < 0.3 else 0xFFFF
+            ok = await bench.access(address, keyid, write, strobe, rng.randbytes(WORD_BYTES))
             mismatches += not ok
             counts["writes" if write else "reads"] += 1
         elif choice < 0.94:

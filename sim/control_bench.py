@@ -61,6 +61,7 @@ from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
 from memcrypt.config import preset
+from memcrypt.gateware.interfaces import PerfEventsSignature, flat_names
 from memcrypt.gateware.keytable import LOOKUP_LATENCY
 from memcrypt.host.driver import AsyncDriver
 from memcrypt.model import golden
@@ -69,6 +70,7 @@ from memcrypt.regmap import (
     KEY_FIELD_2_BASE,
     KEY_FIELD_WORDS,
     Algorithm,
+    Block,
     Command,
     FaultKind,
     FaultSource,
@@ -105,10 +107,12 @@ def _build_config():
 
 
 BUILD = _build_config()
-REGMAP = register_map(BUILD)
+REGMAP = register_map(BUILD, Block.ENGINE)      # KeyedEngine: the control block and the engine
+# The top's performance-event inputs (``events_cache_hit``, ``events_host_reads``, ...).
+EVENT_PORTS = tuple(f"events_{name}" for name, *_ in flat_names(PerfEventsSignature()))
 LABEL = (f"keyed{ENGINE_BITS} {CONFIG.architecture} {BUILD.name} "
          f"({BUILD.num_keys} keys, key sizes {'/'.join(map(str, BUILD.key_sizes))})")
-PLATFORM_BITS = BUILD.platform_key_bits
+PLATFORM_BITS = BUILD.key_bits
 FIRST = BUILD.first_programmable_keyid
 PROGRAMMABLE = range(FIRST, BUILD.num_keys)
 LINE_CLOCKS = 4 * ({128: 10, 256: 14}[ENGINE_BITS] + 1)
@@ -461,7 +465,7 @@ class TB:
     async def reset(self):
         dut = self.dut
         for port in ("select_valid", "i_line__valid", "o_line__ready", "entropy_valid",
-                     "retire_done", "fault_valid", "events"):
+                     "retire_done", "fault_valid", *EVENT_PORTS):
             getattr(dut, port).value = 0
         dut.select_keyid.value = 0
         dut.fault_record.value = 0
@@ -485,6 +489,7 @@ class TB:
         for name in ("keyid_bits", "num_keys", "mem_bytes", "phys_addr_bits", "key_sizes",
                      "entropy_timeout", "fault_log_depth"):
             assert caps[name] == getattr(BUILD, name), (name, caps[name])
+        assert caps["blocks"] == Block.ENGINE, caps["blocks"]
 
     # -- commands -----------------------------------------------------------------------
 

@@ -32,52 +32,39 @@ from memcrypt.geometry import BLOCKS_PER_LINE
 from memcrypt.model import golden, vectors
 from sim.bench_common import (
     BenchConfig,
-    StreamBench,
-    StructPacker,
+    CipherBench,
     distinct_key,
     record_results,
     steady_interval,
 )
 
 CONFIG = BenchConfig.from_env()
-KEY_BYTES = CONFIG.key_bits // 8
-BOTH = CONFIG.direction == "both"
-ROUNDS = {128: 10, 256: 14}[CONFIG.key_bits]
+KEY_BYTES = CONFIG.key_bytes
 #: Clocks through one of the engine's AES cores (a tweak core ahead of a data core), as
 #: the cores report it (``latency``).
 CORE_LATENCY = CONFIG.core_latency
 #: Clocks per line at full rate, as the engine is specified: a pipelined data core takes
 #: one block per clock; an iterative one, Nr + 1 clocks per block.
-LINE_CLOCKS = BLOCKS_PER_LINE * (1 if CONFIG.architecture == "pipelined" else ROUNDS + 1)
+LINE_CLOCKS = BLOCKS_PER_LINE * (1 if CONFIG.architecture == "pipelined" else CONFIG.rounds + 1)
 SHORT_UNITS = int(os.environ.get("MEMCRYPT_BENCH_SHORT_UNITS", "0"))
-LABEL = f"xts{CONFIG.key_bits} {CONFIG.architecture} {CONFIG.direction}"
+LABEL = CONFIG.label("xts")
 DIRECTIONS = {"encrypt": (False,), "decrypt": (True,), "both": (False, True)}[CONFIG.direction]
 
 
-class TB(StreamBench):
+class TB(CipherBench):
     """One XTS engine: packs line requests, predicts results with the golden model."""
 
     def __init__(self, dut, seed):
-        self.requests = StructPacker([
-            ("data", 512), ("data_key", CONFIG.key_bits), ("tweak_key", CONFIG.key_bits),
-            ("tweak", 128), ("decrypt", 1 if BOTH else 0), ("tag", CONFIG.tag_width)])
-        self.responses = StructPacker([("data", 512), ("tag", CONFIG.tag_width)])
-        super().__init__(dut, seed, describe=self.describe)
-        assert len(dut.i_stream__payload) == self.requests.width, (
-            f"i_stream payload is {len(dut.i_stream__payload)} bits, the bench expects "
-            f"{self.requests.fields}")
-        assert len(dut.o_stream__payload) == self.responses.width, (
-            f"o_stream payload is {len(dut.o_stream__payload)} bits, the bench expects "
-            f"{self.responses.fields}")
-        self._next_tag = 0
-        self.encryptions = 0
-        self.decryptions = 0
+        super().__init__(dut, seed, CONFIG,
+                         request_fields=[("data", 512), ("data_key", CONFIG.key_bits),
+                                         ("tweak_key", CONFIG.key_bits), ("tweak", 128)],
+                         response_fields=[("data", 512)])
 
     def describe(self, payload: int) -> str:
         fields = self.responses.unpack(payload)
         line = golden.from_bus(fields["data"], golden.LINE_BYTES)
         text = " ".join(line[i:i + 16].hex() for i in range(0, golden.LINE_BYTES, 16))
-        return f"line [{text}]" + (f" tag {fields['tag']}" if CONFIG.tag_width else "")
+        return f"line [{text}]" + self.describe_tag(fields)
 
     def submit(self, key1: bytes, key2: bytes, tweak: int, data: bytes, decrypt: bool,
                label: str, *, address: bool = False, published: bytes | None = None):
@@ -94,26 +81,15 @@ class TB(StreamBench):
         if published is not None:
             assert result[:len(published)] == published, (
                 f"{label}: the golden model disagrees with the published vector")
-        tag = self._next_tag
-        self._next_tag = (tag + 1) % (1 << CONFIG.tag_width) if CONFIG.tag_width else 0
         request = {
             "data": golden.to_bus(data),
             "data_key": golden.to_bus(golden.decryption_key(key1) if decrypt else key1),
             "tweak_key": golden.to_bus(key2),
             "tweak": tweak,
-            "tag": tag,
         }
-        if BOTH:
-            request["decrypt"] = int(decrypt)
-        self.scoreboard.expect(
-            self.responses.pack(data=golden.to_bus(result), tag=tag),
-            f"{label} ({'decrypt' if decrypt else 'encrypt'} key1 {key1.hex()} key2 "
-            f"{key2.hex()} tweak {tweak:#x} data {data.hex()})")
-        self.source.send(self.requests.pack(**request))
-        if decrypt:
-            self.decryptions += 1
-        else:
-            self.encryptions += 1
+        self.issue(request, {"data": golden.to_bus(result)}, decrypt,
+                   f"{label} ({'decrypt' if decrypt else 'encrypt'} key1 {key1.hex()} key2 "
+                   f"{key2.hex()} tweak {tweak:#x} data {data.hex()})")
 
     async def finish(self, lines: int):
         await self.wait_done(400 + 10 * lines * LINE_CLOCKS)

@@ -1,29 +1,33 @@
 """An AXI4-Lite manager for Amaranth-simulator testbenches (ARM IHI 0022E, Part B).
 
-Drives a target's flat ``<prefix>_*`` ports: VALID never waits for READY, payloads hold
-until the handshake, the address and data channels are raised independently (with random
-delays from a :class:`streams.StallPattern`), and the response ready may be late.
+Drives a target's AXI4-Lite interface (its member ``bus``, ``s_axil`` by default, of
+:class:`~memcrypt.gateware.interfaces.AXI4LiteSignature`): VALID never waits for READY,
+payloads hold until the handshake, the address and data channels are raised independently
+(with random delays from a :class:`streams.StallPattern`), and the response ready may be
+late.
 """
 
 from streams import StallPattern
+
+from memcrypt.gateware.interfaces import Response
 
 __all__ = ["AXI4LiteManager"]
 
 
 class AXI4LiteManager:
-    def __init__(self, dut, prefix="s_axil", stall_probability=0.0, seed=0):
-        self._dut, self._prefix = dut, prefix
+    def __init__(self, dut, bus="s_axil", stall_probability=0.0, seed=0):
+        self._bus = getattr(dut, bus)
         self._stall = StallPattern(stall_probability, seed)
 
     def _port(self, name):
-        return getattr(self._dut, f"{self._prefix}_{name}")
+        return getattr(self._bus, name)
 
     async def _delay(self, ctx):
         while self._stall.stall():
             await ctx.tick()
 
     async def write(self, ctx, address, value, strb=0xF):
-        """One write; returns BRESP."""
+        """One write; returns BRESP (as an integer)."""
         p = self._port
         aw_delay = self._stall.stall()
         ctx.set(p("awaddr"), address)
@@ -51,10 +55,10 @@ class AXI4LiteManager:
             if bvalid:
                 break
         ctx.set(p("bready"), 0)
-        return bresp
+        return Response(bresp).value
 
     async def read(self, ctx, address):
-        """One read; returns (RDATA, RRESP)."""
+        """One read; returns (RDATA, RRESP) (as integers)."""
         p = self._port
         await self._delay(ctx)
         ctx.set(p("araddr"), address)
@@ -69,4 +73,4 @@ class AXI4LiteManager:
             if rvalid:
                 break
         ctx.set(p("rready"), 0)
-        return rdata, rresp
+        return rdata, Response(rresp).value

@@ -56,28 +56,28 @@ class ControlHarness:
         dut = self.dut
         word = self._entropy_rng.getrandbits(32)
         while True:
-            ctx.set(dut.entropy_valid, self.entropy_enabled)
-            ctx.set(dut.entropy_data, word)
-            _, _, valid, ready = await ctx.tick().sample(dut.entropy_valid, dut.entropy_ready)
+            ctx.set(dut.entropy.valid, self.entropy_enabled)
+            ctx.set(dut.entropy.data, word)
+            _, _, valid, ready = await ctx.tick().sample(dut.entropy.valid, dut.entropy.ready)
             if valid and ready:
                 self.entropy_words.append(word)
                 word = self._entropy_rng.getrandbits(32)
 
     async def _retire(self, ctx):
-        dut = self.dut
+        retire = self.dut.retire
         while True:
             _, _, valid, keyid, every = await ctx.tick().sample(
-                dut.retire_valid, dut.retire_keyid, dut.retire_all)
+                retire.valid, retire.keyid, retire.all)
             if not valid:
                 continue
             record = Retirement(keyid, bool(every), self.cycle)
             self.retirements.append(record)
             for _ in range(self.retire_delay):
-                _, _, still = await ctx.tick().sample(dut.retire_valid)
-                assert still, "retire_valid fell before retire_done"
-            ctx.set(dut.retire_done, 1)
+                _, _, still = await ctx.tick().sample(retire.valid)
+                assert still, "retire.valid fell before retire.done"
+            ctx.set(retire.done, 1)
             await ctx.tick()
-            ctx.set(dut.retire_done, 0)
+            ctx.set(retire.done, 0)
             record.completed = self.cycle
 
     # -- helpers for the testbench ----------------------------------------------------------
@@ -100,21 +100,24 @@ class ControlHarness:
     async def lookup(self, ctx, keyid):
         """The key table's answer for ``keyid``: (mode, aes256, data, tweak, decrypt key,
         invalid)."""
-        dut = self.dut
-        ctx.set(dut.lookup_keyid, keyid)
-        ctx.set(dut.lookup_valid, 1)
+        lookup = self.dut.lookup
+        ctx.set(lookup.keyid, keyid)
+        ctx.set(lookup.valid, 1)
         await ctx.tick()
-        ctx.set(dut.lookup_valid, 0)
+        ctx.set(lookup.valid, 0)
         for _ in range(LOOKUP_LATENCY - 1):
             await ctx.tick()
-        assert ctx.get(dut.result_valid) and ctx.get(dut.result_keyid) == keyid
-        result = dut.result
+        assert ctx.get(lookup.result_valid) and ctx.get(lookup.result_keyid) == keyid
+        result = lookup.result
         return (ctx.get(result.mode), ctx.get(result.aes256), ctx.get(result.data_key),
                 ctx.get(result.tweak_key), ctx.get(result.decrypt_key),
-                ctx.get(dut.result_invalid))
+                ctx.get(lookup.result_invalid))
 
 
-def run_control(harness, testbench, *, vcd=None):
-    """Run ``testbench(ctx)`` against the harness's design to its end."""
-    run_testbenches(harness.dut, testbench,
-                    background=(harness._clock, harness._entropy, harness._retire), vcd=vcd)
+def run_control(harness, testbench, *, root=None, background=(), vcd=None):
+    """Run ``testbench(ctx)`` against the harness's design to its end (``root``: the
+    design's elaborated fragment, for a white-box test that reads its registers;
+    ``background``: more processes that may run forever)."""
+    run_testbenches(root if root is not None else harness.dut, testbench,
+                    background=(harness._clock, harness._entropy, harness._retire,
+                                *background), vcd=vcd)

@@ -1,5 +1,5 @@
 """The key-tagged cache (memcrypt.gateware.cache) in the Amaranth simulator: random traffic rich in
-KeyID aliases against the reference semantics of sim/cache_model.py, with random stalls
+KeyID aliases against the reference semantics of memcrypt.model.memory, with random stalls
 on every handshake, maintenance operations, and directed tests of each transition.
 
 What is checked, every run: every read returns what an uncached encrypted memory would
@@ -13,25 +13,29 @@ from collections import Counter, deque
 
 import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.lib import wiring
 from axil_sim import AXI4LiteManager
 from streams import StallPattern, stream_get, stream_put
 
 from memcrypt.config import MemcryptConfig
 from memcrypt.flow.simulation import run_testbenches
-from memcrypt.gateware.cache import (
-    PERF_EVENT_OF_STROBE,
-    KeyTaggedCache,
-    MaintOp,
-    connect_key_control,
-)
+from memcrypt.gateware.cache import KeyTaggedCache
 from memcrypt.gateware.control import KeyControl
+from memcrypt.gateware.interfaces import CACHE_EVENT_COUNTERS, MaintOp
+from memcrypt.geometry import (
+    LINE_BYTES,
+    LINE_OFFSET_BITS,
+    WORD_BYTES,
+    WORD_OFFSET_BITS,
+    WORDS_PER_LINE,
+)
 from memcrypt.host.driver import AsyncDriver
 from memcrypt.model.memory import EncryptedMemory, Reference
 from memcrypt.regmap import Status
 
 CONFIG = MemcryptConfig(phys_addr_bits=24, keyid_bits=4, num_keys=16, mem_bytes=1 << 20,
                         key_sizes=(128,))
-EVENTS = ("hit", "miss", "write_back", "alias_eviction", "line_flushed")
+EVENTS = tuple(CACHE_EVENT_COUNTERS)
 
 
 class CacheBench:
@@ -43,12 +47,11 @@ class CacheBench:
         self.reference = Reference()
         self.events = Counter()
         self.stall = StallPattern(stall, seed + 100)
-        self.rng = random.Random(seed)
         self.fills = deque()
         self.hold_write_backs = 0    # cycles for which memory will not take a write-back
 
     async def memory_side(self, ctx):
-        dut, rng = self.dut, self.rng
+        dut = self.dut
         offered = None
         while True:
             holding = self.hold_write_backs > 0
@@ -64,21 +67,21 @@ class CacheBench:
                 dut.wb.payload.data, dut.fill_req.valid, dut.fill_req.ready,
                 dut.fill_req.payload.line, dut.fill_req.payload.keyid,
                 dut.fill_resp.valid, dut.fill_resp.ready,
-                *(getattr(dut, event) for event in EVENTS))
+                *(getattr(dut.events, event) for event in EVENTS))
             (wb_valid, wb_ready, wb_line, wb_keyid, wb_data, fill_valid, fill_ready,
              fill_line, fill_keyid, resp_valid, resp_ready) = sampled[2:13]
             for event, value in zip(EVENTS, sampled[13:], strict=True):
                 self.events[event] += value
             if wb_valid and wb_ready:
-                self.memory.write_back(wb_line, wb_keyid, wb_data.to_bytes(64, "little"))
+                self.memory.write_back(wb_line, wb_keyid, wb_data.to_bytes(LINE_BYTES, "little"))
             if fill_valid and fill_ready:
                 self.fills.append(self.memory.fill(fill_line, fill_keyid))
             if resp_valid and resp_ready:
                 offered = None
                 ctx.set(dut.fill_resp.valid, 0)
-            rng.random()
 
-    async def access(self, ctx, address, keyid, write=False, strobe=0xFFFF, data=bytes(16)):
+    async def access(self, ctx, address, keyid, write=False, strobe=0xFFFF,
+                     data=bytes(WORD_BYTES)):
         payload = {"address": address, "keyid": keyid, "write": int(write),
                    "strobe": strobe, "data": int.from_bytes(data, "little")}
         await stream_put(ctx, self.dut.req, payload, self.stall)
@@ -88,7 +91,7 @@ class CacheBench:
             self.reference.write(address, keyid, strobe, data)
         else:
             expected = self.reference.read(address, keyid)
-            assert value.to_bytes(16, "little") == expected, (
+            assert value.to_bytes(WORD_BYTES, "little") == expected, (
                 f"read {address:#x} under KeyID {keyid}")
         return value
 
@@ -99,17 +102,17 @@ class CacheBench:
         return lines
 
     async def retire(self, ctx, keyid, every=False):
-        dut = self.dut
-        ctx.set(dut.retire_keyid, keyid)
-        ctx.set(dut.retire_all, every)
-        ctx.set(dut.retire_valid, 1)
+        retire = self.dut.retire
+        ctx.set(retire.keyid, keyid)
+        ctx.set(retire.all, every)
+        ctx.set(retire.valid, 1)
         cycles = 0
         while True:
-            _, _, done = await ctx.tick().sample(dut.retire_done)
+            _, _, done = await ctx.tick().sample(retire.done)
             cycles += 1
             if done:
                 break
-        ctx.set(dut.retire_valid, 0)
+        ctx.set(retire.valid, 0)
         return cycles
 
     def memory_matches_reference(self, lines):
@@ -136,7 +139,8 @@ def test_random_aliased_traffic(ways, sets):
     async def testbench(ctx, bench):
         for _ in range(600):
             line = rng.choice(lines)
-            address = line << 6 | rng.randrange(4) << 4
+            address = (line << LINE_OFFSET_BITS
+                       | rng.randrange(WORDS_PER_LINE) << WORD_OFFSET_BITS)
             keyid = owner[line] if rng.random() < 0.8 else rng.choice(keyids)
             roll = rng.random()
             if roll < 0.45:
@@ -192,7 +196,7 @@ def test_retire_writes_back_and_invalidates_only_that_keyid():
 
     async def testbench(ctx, bench):
         for line in range(8):
-            await bench.access(ctx, line << 6, 2 if line % 2 else 9, True, 0x00FF,
+            await bench.access(ctx, line * LINE_BYTES, 2 if line % 2 else 9, True, 0x00FF,
                                bytes([line] * 16))
         written = bench.memory.write_backs
         await bench.retire(ctx, 2)
@@ -200,11 +204,11 @@ def test_retire_writes_back_and_invalidates_only_that_keyid():
         bench.memory_matches_reference(range(1, 8, 2))
         misses = bench.events["miss"]
         for line in range(1, 8, 2):
-            await bench.access(ctx, line << 6, 2)                  # gone: each one misses
+            await bench.access(ctx, line * LINE_BYTES, 2)           # gone: each one misses
         assert bench.events["miss"] == misses + 4
         hits = bench.events["hit"]
         for line in range(0, 8, 2):
-            await bench.access(ctx, line << 6, 9)                  # KeyID 9 untouched
+            await bench.access(ctx, line * LINE_BYTES, 9)           # KeyID 9 untouched
         assert bench.events["hit"] == hits + 4
         await bench.retire(ctx, 0, every=True)
         bench.memory_matches_reference(range(8))
@@ -217,7 +221,7 @@ def test_range_flush_and_empty_range():
 
     async def testbench(ctx, bench):
         for line in range(16):
-            await bench.access(ctx, line << 6, line % 3, True, 0xFFFF, bytes([line] * 16))
+            await bench.access(ctx, line * LINE_BYTES, line % 3, True, 0xFFFF, bytes([line] * 16))
         assert await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=4, end=4) == 0
         flushed = await bench.maintain(ctx, MaintOp.FLUSH_RANGE, start=2, end=6)
         assert flushed == 4
@@ -242,7 +246,8 @@ def test_bad_geometry_raises(kwargs, message):
 
 
 class _ControlWithCache(Elaboratable):
-    """The key table's retire handshake wired to the cache, as the controller wires it."""
+    """The key table's retire handshake and performance events wired to the cache, as the
+    controller wires them."""
 
     def __init__(self, control, cache):
         self.control, self.cache = control, cache
@@ -250,7 +255,8 @@ class _ControlWithCache(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.control, m.submodules.cache = self.control, self.cache
-        connect_key_control(m, self.cache, self.control)
+        wiring.connect(m, self.control.retire, self.cache.retire)
+        wiring.connect(m, self.cache.events, self.control.events.cache)
         return m
 
 
@@ -266,9 +272,9 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
     rng = random.Random(4)
 
     async def entropy(ctx):
-        ctx.set(control.entropy_valid, 1)
+        ctx.set(control.entropy.valid, 1)
         while True:
-            ctx.set(control.entropy_data, rng.getrandbits(32))
+            ctx.set(control.entropy.data, rng.getrandbits(32))
             await ctx.tick()
 
     async def testbench(ctx, bench):
@@ -283,7 +289,7 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
         driver = AsyncDriver(read, write, config=config)
         await driver.wait_ready()
         for line in range(6):
-            await bench.access(ctx, line << 6, 3 if line < 4 else 8, True, 0xFFFF,
+            await bench.access(ctx, line * LINE_BYTES, 3 if line < 4 else 8, True, 0xFFFF,
                                bytes([line + 1] * 16))
         written = bench.memory.write_backs
         flushed = bench.events["line_flushed"]
@@ -293,10 +299,10 @@ def test_programming_a_key_retires_its_lines_through_the_cache():
         assert bench.memory.write_backs - written == 4
         bench.memory_matches_reference(range(4))
         hits = bench.events["hit"]
-        await bench.access(ctx, 4 << 6, 8)       # KeyID 8 untouched
+        await bench.access(ctx, 4 * LINE_BYTES, 8)       # KeyID 8 untouched
         assert bench.events["hit"] == hits + 1
         counters = await driver.perf_counters()
-        for strobe, event in PERF_EVENT_OF_STROBE.items():
+        for strobe, event in CACHE_EVENT_COUNTERS.items():
             assert counters[event] == bench.events[strobe], (event, counters)
         assert counters["cache_misses"] == 6 and counters["lines_flushed"] == 4
         assert counters["keys_programmed"] == 1
@@ -330,7 +336,7 @@ def test_reset_sweep_invalidates_every_line():
         dut = bench.dut
         while not ctx.get(dut.ready):
             await ctx.tick()
-        addresses = [line << 6 for line in range(8)]          # fills the 2 x 4 cache
+        addresses = [line * LINE_BYTES for line in range(8)]    # fills the 2 x 4 cache
         for address in addresses:
             await bench.access(ctx, address, 1 + address % 3, True, 0xFFFF, bytes([7] * 16))
         write_backs = bench.memory.write_backs

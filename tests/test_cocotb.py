@@ -49,6 +49,8 @@ from pathlib import Path
 
 import pytest
 
+from memcrypt.flow.toolchain import VERILATOR_BENCH_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = ROOT / "build" / "cocotb"
 SIMULATORS = ("icarus", "verilator")
@@ -57,22 +59,13 @@ ARCHITECTURES = ("pipelined", "iterative")
 TAG_WIDTH = 8
 TOPLEVEL = "top"
 RESULTS_JSON = "bench_results.json"
-#: Verilator options after the runner's own. Amaranth's Verilog trips lint and style
-#: warnings (widths, unused bits) that are not errors of the design. The runner always
-#: passes ``--public-flat-rw``, which keeps every internal net addressable through VPI and
-#: nearly doubles the C++ to compile (5.8 MB against 3.1 MB for AES-128 pipelined, 47 s
-#: against 27 s of g++ CPU time). The benches only touch the top-level ports, so
-#: ``--no-public-flat-rw`` turns it back off and :data:`VERILATOR_PORTS_VLT` makes just
-#: those ports (and with them the ``top`` scope cocotb looks for) public.
-VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
 STREAM_PORTS = ("clk", "rst", "i_stream__*", "o_stream__*")
 #: The keyed engine's ports (sim/control_bench.py drives or watches every one of them).
-KEYED_PORTS = ("clk", "rst", "s_axil_*", "entropy_*", "retire_*", "fault_*", "events", "irq",
+KEYED_PORTS = ("clk", "rst", "s_axil_*", "entropy_*", "retire_*", "fault_*", "events_*", "irq",
                "ready", "select_*", "selected*", "i_line__*", "o_line__*")
 #: The cache's ports (sim/cache_bench.py drives or watches every one of them).
 CACHE_PORTS = ("clk", "rst", "req__*", "resp__*", "fill_req__*", "fill_resp__*", "wb__*",
-               "maint__*", "maint_done__*", "retire_*", "hit", "miss", "write_back",
-               "alias_eviction", "line_flushed", "ready")
+               "maint__*", "maint_done__*", "retire_*", "events_*", "ready")
 
 
 def _verilator_ports_vlt(ports) -> str:
@@ -81,6 +74,7 @@ def _verilator_ports_vlt(ports) -> str:
                         for port in ports]) + "\n"
 
 
+#: Makes the stream ports public (see :data:`memcrypt.flow.toolchain.VERILATOR_BENCH_ARGS`).
 VERILATOR_PORTS_VLT = _verilator_ports_vlt(STREAM_PORTS)
 #: Icarus options for the keyed engine, after the runner's own ``-g2012``. Yosys's Verilog
 #: gives every ``always @*`` block a dummy trigger, ``reg dummy = 0``, so that the block
@@ -448,7 +442,7 @@ def _verilator_make_flags(monkeypatch):
 
 def _build_args(simulator: str, design: Design) -> list[str]:
     if simulator == "verilator":
-        return list(VERILATOR_ARGS)
+        return list(VERILATOR_BENCH_ARGS)
     return list(ICARUS_KEYED_ARGS) if design.top in ("keyed-engine", "cache") else []
 
 
@@ -543,30 +537,13 @@ def test_bench(case, monkeypatch, subtests):
         _check_cache(case.design, results)
     else:
         _check_xts(case.design, results)
-    # The full-rate throughput, as a subtest: a known shortfall xfails it alone, and the
-    # counts printed above still show in the -rA summary of the (passed) item.
+    # The full-rate throughput, as a subtest: a shortfall fails it alone, and the counts
+    # printed above still show in the -rA summary of the (passed) item.
     with subtests.test(msg="full rate"):
         shortfalls = _rate_shortfalls(results)
         if shortfalls:
-            known = KNOWN_RATE_SHORTFALLS.get((case.design.top, case.design.key_bits,
-                                               case.design.architecture))
-            if known:
-                pytest.xfail(f"known RTL issue, {known}: {'; '.join(shortfalls)}")
             pytest.fail(f"{case.name} below its specified full rate: "
                         f"{'; '.join(shortfalls)}")
-
-
-#: Designs known not to reach their specified full rate, with the reason (reported to
-#: the RTL owners); their "full rate" subtest xfails.
-#: XTSEngine's pending FIFO (depth 9, memcrypt/xts.py) bounds the lines whose tweak is
-#: being encrypted; since AESPipeline takes three stages per round (latency 33 / 45), nine
-#: lines per (tweak latency + 4) clocks is 4.1 (XTS-128) and 5.4 (XTS-256) clocks per
-#: line, not the four the engine specifies; it needs a depth of at least 10 / 13.
-_PENDING_FIFO = "XTSEngine pending FIFO (depth 9) shallower than the tweak-core latency needs"
-KNOWN_RATE_SHORTFALLS = {
-    ("engine", 128, "pipelined"): _PENDING_FIFO,
-    ("engine", 256, "pipelined"): _PENDING_FIFO,
-}
 
 
 def _rate_shortfalls(results: dict) -> list[str]:

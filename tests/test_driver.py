@@ -21,6 +21,7 @@ from memcrypt.host.driver import (
 from memcrypt.regmap import (
     ID_VALUE,
     PERF_EVENTS,
+    Block,
     FaultKind,
     FaultSource,
     Irq,
@@ -270,7 +271,7 @@ def test_identify_reads_the_configuration_on_first_use(name):
     assert driver.config is None
     driver.clear_key(3)
     assert driver.config == config
-    assert device.reads()[:7] == [0x000, 0x004, 0x008, 0x00C, 0x010, 0x014, 0x018]
+    assert device.reads()[:8] == [0x000, 0x004, 0x008, 0x00C, 0x010, 0x014, 0x018, 0x01C]
     assert device.writes() == expected_program(3, 0x0002, [], [])
     caps = driver.identify()
     assert caps["id"] == ID_VALUE
@@ -278,7 +279,17 @@ def test_identify_reads_the_configuration_on_first_use(name):
     assert caps["key_sizes"] == config.key_sizes
     assert caps["mem_bytes"] == config.mem_bytes
     assert caps["keyid0"] == config.keyid0
-    assert caps["keyid_shift"] == config.keyid_shift
+    assert caps["keyid_shift"] == config.stripped_bits
+    assert caps["blocks"] == Block(0)
+
+
+def test_identify_reads_the_blocks_a_build_contains():
+    device = FakeDevice()
+    device.regs[0x01C] = Block.CACHE | Block.ENGINE
+    assert Driver(device.read, device.write).identify()["blocks"] == Block.CACHE | Block.ENGINE
+    device.regs[0x01C] = 0x80
+    with pytest.raises(DeviceError, match=r"CAP_BLOCKS.BLOCKS reads 0x80"):
+        Driver(device.read, device.write).identify()
 
 
 def test_identify_happens_once():

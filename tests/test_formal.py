@@ -2,16 +2,21 @@
 
 * one test per task of ``formal.tasks()`` (the long ones are marked slow), asserting PASS
   and naming the counterexample trace otherwise;
-* negative tests: deliberately broken designs must FAIL with a trace, so that a harness
-  that checks nothing cannot pass for one that checks everything;
+* negative tests: deliberately broken designs must FAIL with a trace, on the assertion
+  each names, so that a harness that checks nothing cannot pass for one that checks
+  everything, nor a design broken in another way for the one the task describes;
 * cheap checks that the designs' formal-only code (``if platform == "formal":``) elaborates
   and that every specification, slow ones included, still finds the registers it probes;
-* unit tests of the runner's table and of the ABC wrapper.
+* unit tests of the runner (assertion names, its table) and of the ABC wrapper.
 """
 
+import dataclasses
+import re
+
 import pytest
+from amaranth.asserts import AnySeq
 from amaranth.back import rtlil
-from amaranth.hdl import Fragment
+from amaranth.hdl import Assert, Elaboratable, Fragment, Module, Signal
 
 from memcrypt.amaranth_private import Property
 from memcrypt.flow import abc_wrapper, formal
@@ -47,7 +52,73 @@ def test_formal(task, workdir):
 def test_broken_design_fails(task, workdir):
     result = formal.run_task(task, workdir)
     assert result.status == "FAIL", _explain(result)
+    assert task.breaks in result.failed, _explain(result)
     assert result.trace is not None and result.trace.is_file(), _explain(result)
+
+
+class _TwoAssertions(Elaboratable):
+    """``value_is_not_three`` fails (the value is free), ``value_is_narrow`` holds."""
+
+    ports = ()
+
+    def elaborate(self, platform):
+        m = Module()
+        value = Signal(4)
+        m.d.comb += value.eq(AnySeq(4))
+        m.d.comb += Assert(value != 3, "value_is_not_three")
+        m.d.comb += Assert(value < 16, "value_is_narrow")
+        return m
+
+
+def _negative_task(breaks):
+    return formal.FormalTask(
+        name=f"two_assertions_break_{breaks}", block="_TwoAssertions", mode="bmc",
+        engine="smtbmc yices", depth=1, unbounded=False, description="runner test",
+        spec=_TwoAssertions, breaks=breaks)
+
+
+def test_a_negative_task_must_fail_on_the_assertion_it_names(tmp_path, monkeypatch):
+    """A run that fails on another assertion than the one named is reported as wrong."""
+    right, wrong = _negative_task("value_is_not_three"), _negative_task("value_is_narrow")
+    monkeypatch.setattr(formal, "negative_tasks", lambda: [right, wrong])
+    monkeypatch.setattr(formal, "tasks", lambda: [])
+    results = formal.run(workdir=tmp_path, echo=None, negative=True)
+    assert [r.status for r in results] == ["FAIL", "FAIL"]
+    assert [r.failed for r in results] == [("value_is_not_three",)] * 2
+    assert [r.passed for r in results] == [True, False]
+    rows = formal.format_table(results).splitlines()[2:]
+    assert "FAIL: value_is_not_three (must FAIL)" in rows[0]
+    assert "FAIL: value_is_not_three (must FAIL: value_is_narrow)" in rows[1]
+
+
+def test_a_negative_task_naming_no_assertion_is_an_error(tmp_path):
+    result = formal.run_task(_negative_task("value_is_four"), tmp_path)
+    assert result.status == "ERROR" and not result.failed
+    assert "has no assertion of that name" in result.log_tail
+
+
+def test_every_negative_task_names_an_assertion_and_only_they_do():
+    assert all(task.breaks for task in NEGATIVE_TASKS)
+    assert not any(task.breaks for task in TASKS)
+    with pytest.raises(ValueError, match="breaks must name an assertion"):
+        dataclasses.replace(NEGATIVE_TASKS[0], breaks="two words")
+
+
+def test_named_assertions_become_named_cells():
+    text = formal.name_assertions(rtlil.convert(_TwoAssertions(), ports=[], platform="formal"))
+    assert formal.assertion_names(text) == {"value_is_not_three", "value_is_narrow"}
+    assert re.search(r"cell \$check \\assert:value_is_narrow$", text, re.MULTILINE)
+
+
+def test_failed_assertions_skip_the_induction_counterexample():
+    log = "\n".join([
+        "SBY [t] summary: counterexample trace [basecase]: t/engine_0/trace.vcd",
+        "SBY [t] summary:   failed assertion top.dut.\\assert:held_ok$2 at /x/spec.py:12 step 3",
+        "SBY [t] summary:   failed assertion top._witness_.check_9 at /x/spec.py:40",
+        "SBY [t] summary: counterexample trace [induction]: t/engine_0/trace_induct.vcd",
+        "SBY [t] summary:   failed assertion top.\\assert:only_in_induction at /x/spec.py:7",
+    ])
+    assert formal.failed_assertions(log) == ("held_ok", "spec.py:40")
 
 
 def test_negative_tasks_cover_both_properties():
@@ -56,11 +127,21 @@ def test_negative_tasks_cover_both_properties():
     assert {task.engine for task in NEGATIVE_TASKS} >= {"smtbmc yices", "abc pdr"}
 
 
+def _declared_depth(task):
+    """The ``depth`` the task's ``.sby`` file gives SymbiYosys, or None."""
+    found = re.search(r"^depth (\d+)$", formal.sby_script(task, "top.il"), re.MULTILINE)
+    return int(found[1]) if found else None
+
+
 def test_every_task_states_its_bound():
-    for task in TASKS:
+    """The depth column says what SymbiYosys is given: a bounded task's label is the depth
+    of its ``.sby`` file; "unbounded" only for proofs."""
+    for task in TASKS + NEGATIVE_TASKS:
         label = formal.depth_label(task)
-        assert label == "unbounded" if task.unbounded else label == f"depth {task.depth}"
-        assert task.mode in ("prove", "cover", "bmc")
+        if task.unbounded:
+            assert label == "unbounded" and task.mode == "prove", task.name
+        else:
+            assert label.split() == ["depth", str(_declared_depth(task))], task.name
         assert task.description
     assert {task.mode for task in TASKS} >= {"prove", "cover"}
     # Every block with a proof also has covers.
@@ -117,16 +198,18 @@ def test_a_negative_task_succeeds_by_failing(monkeypatch, tmp_path):
     """``run`` expects FAIL of a negative task, PASS of any other, and the table says so."""
     broken, sound = NEGATIVE_TASKS[0], TASKS[0]
     outcome = {broken.name: "FAIL", sound.name: "FAIL"}
+    failed = {broken.name: (broken.breaks,), sound.name: ("spec.py:1",)}
 
     def fake_run_task(task, workdir):
         return formal.FormalResult(task=task, status=outcome.get(task.name, "FAIL"),
-                                   seconds=0.5, workdir=workdir, trace=None, log_tail="")
+                                   seconds=0.5, workdir=workdir, trace=None, log_tail="",
+                                   failed=failed.get(task.name, (task.breaks,)))
 
     monkeypatch.setattr(formal, "run_task", fake_run_task)
     results = formal.run([broken.name, sound.name], workdir=tmp_path, echo=None)
     assert [r.expected for r in results] == ["FAIL", "PASS"]
     assert [r.passed for r in results] == [True, False]
-    assert "FAIL (must FAIL)" in formal.format_table(results).splitlines()[2]
+    assert f"FAIL: {broken.breaks} (must FAIL)" in formal.format_table(results).splitlines()[2]
     negative = formal.run(workdir=tmp_path, echo=None, negative=True)
     assert [r.task.name for r in negative] == [task.name for task in NEGATIVE_TASKS]
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import Shape
 
 from memcrypt.config import PRESETS, MemcryptConfig
 from memcrypt.flow.cli import main
@@ -23,10 +24,17 @@ from memcrypt.host.regmap_docs import (
     write_regmap,
 )
 from memcrypt.regmap import (
+    FIELD_ENUMS,
     ID_VALUE,
+    KEY_FIELD_WORDS,
+    NO_BLOCKS,
     PERF_EVENTS,
+    RESERVED_EVENTS,
+    RESERVED_FAULT_KINDS,
     Access,
+    Block,
     Command,
+    FaultKind,
     Field,
     Register,
     RegisterMap,
@@ -110,7 +118,7 @@ def test_capability_resets_follow_the_configuration():
         assert keys.field("KEYID_BITS").reset == config.keyid_bits
         mem = regmap["CAP_MEM_HI"].reset << 32 | regmap["CAP_MEM_LO"].reset
         assert mem == config.mem_bytes
-        assert regmap["CAP_ADDR"].field("KEYID_SHIFT").reset == config.keyid_shift
+        assert regmap["CAP_ADDR"].field("KEYID_SHIFT").reset == config.stripped_bits
     assert register_map(PRESETS["amd-sme"])["CAP_KEYS"].field("ENC_ALGS").reset == 0b001
 
 
@@ -132,7 +140,7 @@ def parse_defines(text):
 
 def expected_defines(regmap):
     expected = {"MEMCRYPT_ID_VALUE": ID_VALUE, "MEMCRYPT_VERSION_MAJOR": 0,
-                "MEMCRYPT_VERSION_MINOR": 2, "MEMCRYPT_ADDR_WIDTH": 12,
+                "MEMCRYPT_VERSION_MINOR": 3, "MEMCRYPT_ADDR_WIDTH": 12,
                 "MEMCRYPT_KEY_FIELD_WORDS": 8}
     for register in regmap:
         expected[f"MEMCRYPT_{register.name}_OFFSET"] = register.offset
@@ -140,6 +148,10 @@ def expected_defines(regmap):
         for field in register.fields:
             expected[f"MEMCRYPT_{register.name}_{field.name}_SHIFT"] = field.lsb
             expected[f"MEMCRYPT_{register.name}_{field.name}_MASK"] = field.mask
+        if register.reserved_for:
+            expected[f"MEMCRYPT_{register.name}_RESERVED_FOR"] = register.reserved_for
+    for kind, blocks in RESERVED_FAULT_KINDS.items():
+        expected[f"MEMCRYPT_FAULT_KIND_{kind.name}_RESERVED_FOR"] = blocks
     for _title, enum_class, prefix, _table in regmap_docs.ENUMS:
         for member in enum_class.__members__.values():
             expected[f"MEMCRYPT_{prefix}_{member.name}"] = int(member.value)
@@ -311,3 +323,55 @@ def test_cli_help_explains_regmap():
     assert "usage: memcrypt regmap" in result.stdout
     for option in ("--config", "--out", "--check"):
         assert option in result.stdout
+
+
+# -- structure beyond the bits ------------------------------------------------------------------
+
+def test_enumerated_fields_have_their_enumeration_as_shape():
+    regmap = register_map(MemcryptConfig())
+    for (register, field), enum_class in FIELD_ENUMS.items():
+        width = regmap[register].field(field).width
+        assert Shape.cast(enum_class).width == width, (register, field)
+        assert all(0 <= member.value < 1 << width for member in enum_class)
+        assert issubclass(enum_class, int)      # Python integers for the driver and docs
+
+
+def test_key_field_and_counter_registers_say_where_they_sit():
+    regmap = register_map(MemcryptConfig())
+    key_words = {(r.key_word.field, r.key_word.word) for r in regmap if r.key_word}
+    assert key_words == {(field, word) for field in (1, 2) for word in range(KEY_FIELD_WORDS)}
+    assert all(r.access == Access.WO for r in regmap if r.key_word)
+    counters = {(r.counter.event, r.counter.high): r.name for r in regmap if r.counter}
+    assert len(counters) == 2 * len(PERF_EVENTS)
+    assert counters[("host_reads", True)] == "PERF_HOST_READS_HI"
+
+
+def test_registers_and_fault_kinds_without_a_producer_are_reserved():
+    regmap = register_map(MemcryptConfig())
+    for register in regmap:
+        event = register.counter.event if register.counter else None
+        assert register.reserved_for == RESERVED_EVENTS.get(event, NO_BLOCKS), register.name
+    assert regmap["PERF_DMA_READS_LO"].reserved_for == Block.DMA_PORT
+    assert regmap["PERF_CACHE_HITS_LO"].reserved_for == NO_BLOCKS
+    assert set(RESERVED_FAULT_KINDS) == {FaultKind.OUT_OF_RANGE, FaultKind.DMA_MASK,
+                                         FaultKind.MEMORY_ERROR}
+    texts = render(MemcryptConfig())
+    assert "**Reserved for the host port**" in texts["registers.md"]
+    assert "`MEMORY_ERROR` | the memory answered with an error. **Reserved for the memory " \
+        "port**" in texts["registers.md"]
+    defines = parse_defines(texts["memcrypt_regs.h"])
+    assert defines["MEMCRYPT_PERF_HOST_WRITES_LO_RESERVED_FOR"] == Block.HOST_PORT
+    assert defines["MEMCRYPT_FAULT_KIND_DMA_MASK_RESERVED_FOR"] == Block.DMA_PORT
+    assert "MEMCRYPT_PERF_CACHE_HITS_LO_RESERVED_FOR" not in defines
+    data = json.loads(texts["memcrypt_regs.json"])
+    assert data["reserved_fault_kinds"]["MEMORY_ERROR"] == Block.MEMORY_PORT
+    lines = next(r for r in data["registers"] if r["name"] == "PERF_LINES_ENCRYPTED_HI")
+    assert lines["reserved_for"] == Block.MEMORY_PORT
+
+
+def test_cap_blocks_reads_the_blocks_of_the_build():
+    assert register_map(MemcryptConfig())["CAP_BLOCKS"].reset == 0
+    both = Block.CACHE | Block.ENGINE
+    assert register_map(MemcryptConfig(), both)["CAP_BLOCKS"].field("BLOCKS").reset == both
+    with pytest.raises(TypeError, match="blocks must be a Block flag, not 3"):
+        register_map(MemcryptConfig(), 3)

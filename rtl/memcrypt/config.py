@@ -117,13 +117,10 @@ class MemcryptConfig:
     # -- derived figures ---------------------------------------------------------------------
 
     @property
-    def keyid_shift(self) -> int:
-        """Bit position of the KeyID's least significant bit in the physical address."""
-        return self.phys_addr_bits - self.keyid_bits
-
-    @property
     def stripped_bits(self) -> int:
-        """Width of the physical address with the KeyID removed."""
+        """Width of the physical address with the KeyID removed, which is also the bit
+        position of the KeyID's least significant bit in the physical address (the
+        capability field CAP_ADDR.KEYID_SHIFT)."""
         return self.phys_addr_bits - self.keyid_bits
 
     @property
@@ -133,12 +130,8 @@ class MemcryptConfig:
 
     @property
     def key_bits(self) -> int:
-        """Width of a key field in the key table: the largest supported key size."""
-        return max(self.key_sizes)
-
-    @property
-    def platform_key_bits(self) -> int:
-        """The platform key's size: the largest supported."""
+        """The largest supported key size: the width of a key field in the key table, and
+        the size of the platform key."""
         return max(self.key_sizes)
 
     @property
@@ -151,14 +144,11 @@ class MemcryptConfig:
         """The lowest KeyID software may program; lower ones are refused (INVALID_KEYID)."""
         return self.platform_keyid + 1
 
-    def keyid_is_programmable(self, keyid: int) -> bool:
-        return self.first_programmable_keyid <= keyid < self.num_keys
-
     def split(self, address: int) -> tuple[int, int]:
         """``(keyid, stripped address)`` of a physical address (the reference for the RTL)."""
         if not 0 <= address < 1 << self.phys_addr_bits:
             raise ValueError(f"address {address:#x} is wider than {self.phys_addr_bits} bits")
-        return address >> self.keyid_shift, address & ((1 << self.keyid_shift) - 1)
+        return address >> self.stripped_bits, address & ((1 << self.stripped_bits) - 1)
 
     def join(self, keyid: int, stripped: int) -> int:
         """The physical address of ``stripped`` under ``keyid``."""
@@ -166,7 +156,7 @@ class MemcryptConfig:
             raise ValueError(f"KeyID {keyid} does not fit in {self.keyid_bits} bits")
         if not 0 <= stripped < 1 << self.stripped_bits:
             raise ValueError(f"address {stripped:#x} is wider than {self.stripped_bits} bits")
-        return keyid << self.keyid_shift | stripped
+        return keyid << self.stripped_bits | stripped
 
     def describe(self) -> list[str]:
         """Lines for ``memcrypt generate``: parameters and derived figures."""
@@ -176,7 +166,7 @@ class MemcryptConfig:
                 lines.append(f"  {key:22} {value:#x}" if key == "mem_bytes"
                              else f"  {key:22} {value}")
         lines += [
-            f"  {'keyid field':22} address bits [{self.phys_addr_bits - 1}:{self.keyid_shift}]",
+            f"  {'keyid field':22} address bits [{self.phys_addr_bits - 1}:{self.stripped_bits}]",
             f"  {'stripped address':22} {self.stripped_bits} bits",
             f"  {'platform keyid':22} {self.platform_keyid}",
             f"  {'programmable keyids':22} {self.first_programmable_keyid}.."
@@ -194,7 +184,7 @@ PRESETS = {
     "amd-sme": MemcryptConfig(phys_addr_bits=48, keyid_bits=1, num_keys=2,
                               mem_bytes=1 << 30, key_sizes=(128,), keyid0="plaintext",
                               name="amd-sme"),
-    # The largest table the issue asks for: 1,024 keys (10 KeyID bits) in block RAM.
+    # The largest table: 1,024 keys (10 KeyID bits) in block RAM.
     "keys1024": MemcryptConfig(phys_addr_bits=42, keyid_bits=10, num_keys=1024,
                                mem_bytes=1 << 30, key_sizes=(128, 256), name="keys1024"),
     # Small and quick, for simulation: 4 KeyID bits, 16 keys, 1 MiB.

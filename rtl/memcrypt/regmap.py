@@ -1,10 +1,18 @@
 """The control interface's register map: the one source of truth.
 
-The gateware (:mod:`memcrypt.gateware.control`) decodes these offsets and fields;
-``memcrypt regmap``
-writes from them the Markdown page ``docs/registers.md``, a C header and a JSON description;
-:mod:`memcrypt.host.driver` programs keys with them. Change a register here and all of them
-follow.
+The gateware (:mod:`memcrypt.gateware.control`) decodes these offsets and fields (each
+register word a layout of its fields, :func:`memcrypt.gateware.control.register_layout`);
+``memcrypt regmap`` writes from them the Markdown page ``docs/registers.md``, a C header and
+a JSON description; :mod:`memcrypt.host.driver` programs keys with them. Change a register
+here and all of them follow.
+
+The enumerations the hardware stores (:class:`Command`, :class:`Status`, :class:`KeyMode`,
+:class:`FaultKind`, :class:`FaultSource`) are ``amaranth.lib.enum.IntEnum`` with the width
+of their field as shape: the gateware uses them as the shapes of its signals, software as
+Python integers. Key-field and counter registers say where they sit (``Register.key_word``,
+``Register.counter``); registers and fault kinds that no block of this release produces
+are reserved for the block that will (``Register.reserved_for``,
+:data:`RESERVED_FAULT_KINDS`), and CAP_BLOCKS says which blocks a build contains.
 
 The key-programming registers are modelled on Intel's PCONFIG leaf ``MKTME_KEY_PROGRAM``
 (Intel 64 and IA-32 Architectures Software Developer's Manual, Vol. 2B, PCONFIG; Intel
@@ -22,22 +30,26 @@ follow WSTRB. An offset not in the map answers SLVERR (read data zero) and is lo
 import enum
 from dataclasses import dataclass
 
+from amaranth.lib import enum as hdl_enum
+
 from .config import MemcryptConfig
 
 __all__ = [
     "ID_VALUE", "VERSION_MAJOR", "VERSION_MINOR", "ADDR_WIDTH", "KEY_FIELD_WORDS",
     "Command", "Status", "Algorithm", "KeyMode", "FaultKind", "FaultSource", "Irq",
-    "PERF_EVENTS", "Access", "Field", "Register", "RegisterMap", "register_map",
+    "Block", "NO_BLOCKS",
+    "PERF_EVENTS", "RESERVED_EVENTS", "RESERVED_FAULT_KINDS", "FIELD_ENUMS",
+    "Access", "Field", "KeyWord", "CounterWord", "Register", "RegisterMap", "register_map",
 ]
 
 ID_VALUE = 0x4D435259        # "MCRY"
 VERSION_MAJOR = 0
-VERSION_MINOR = 2
+VERSION_MINOR = 3
 ADDR_WIDTH = 12              # a 4 KiB window
 KEY_FIELD_WORDS = 8          # 256 bits per key field (a 128-bit key uses words 0 to 3)
 
 
-class Command(enum.IntEnum):
+class Command(hdl_enum.IntEnum, shape=8):
     """KEYID_CTRL.COMMAND (as ``MKTME_KEY_PROGRAM``), plus a bring-up command."""
     SET_KEY_DIRECT = 0       # data key from KEY_FIELD_1, tweak key from KEY_FIELD_2
     SET_KEY_RANDOM = 1       # each key = software entropy XOR hardware entropy
@@ -46,7 +58,7 @@ class Command(enum.IntEnum):
     LOAD_PLATFORM_KEY = 0x80  # only with platform_key_loadable; once per reset
 
 
-class Status(enum.IntEnum):
+class Status(hdl_enum.IntEnum, shape=8):
     """STATUS.CODE: Intel's PCONFIG status codes."""
     PROG_SUCCESS = 0
     INVALID_PROG_CMD = 1
@@ -66,14 +78,15 @@ class Algorithm(enum.IntFlag):
         return {128: cls.AES_XTS_128, 256: cls.AES_XTS_256}[key_bits]
 
 
-class KeyMode(enum.IntEnum):
+class KeyMode(hdl_enum.IntEnum, shape=2):
     """What a KeyID does, as the key table stores it."""
     PLATFORM = 0             # the platform key (never programmed, or cleared)
     KEYED = 1                # its own key (direct or random)
     NO_ENCRYPT = 2           # plaintext
 
 
-class FaultKind(enum.IntEnum):
+class FaultKind(hdl_enum.IntEnum, shape=4):
+    """FAULT_INFO.KIND: what went wrong."""
     INVALID_KEYID = 1        # KeyID at or above num_keys
     OUT_OF_RANGE = 2         # stripped address at or above mem_bytes
     DMA_MASK = 3             # DMA request above the device's DMA mask
@@ -81,7 +94,8 @@ class FaultKind(enum.IntEnum):
     BAD_CONTROL_ACCESS = 5   # control register offset not in the map
 
 
-class FaultSource(enum.IntEnum):
+class FaultSource(hdl_enum.IntEnum, shape=4):
+    """FAULT_INFO.SOURCE: the port whose access faulted."""
     HOST = 0
     DMA = 1
     CONTROL = 2
@@ -94,7 +108,20 @@ class Irq(enum.IntFlag):
     FAULT_OVERFLOW = 1 << 2  # a fault was lost: the log was full
 
 
-# Performance counters: event inputs of the control block, fed by later blocks.
+class Block(enum.IntFlag):
+    """CAP_BLOCKS.BLOCKS bits: the blocks a build contains beside the control block."""
+    CACHE = 1 << 0           # the key-tagged cache
+    ENGINE = 1 << 1          # the AES-XTS engine
+    HOST_PORT = 1 << 2       # the host AXI4 port with its KeyID split
+    DMA_PORT = 1 << 3        # the DMA AXI4 port with its mask check
+    MEMORY_PORT = 1 << 4     # the memory side: encryption to and decryption from memory
+
+
+#: A build of the control block alone.
+NO_BLOCKS = Block(0)
+
+
+# Performance counters: event inputs of the control block.
 PERF_EVENTS = (
     ("host_reads", "read requests accepted on the host port"),
     ("host_writes", "write requests accepted on the host port"),
@@ -109,6 +136,33 @@ PERF_EVENTS = (
     ("lines_decrypted", "lines decrypted on the way from memory"),
     ("keys_programmed", "key-programming commands that succeeded"),
 )
+
+#: Performance counters no block of this release feeds, and the block that will: they
+#: read zero until a build contains it.
+RESERVED_EVENTS = {
+    "host_reads": Block.HOST_PORT,
+    "host_writes": Block.HOST_PORT,
+    "dma_reads": Block.DMA_PORT,
+    "dma_writes": Block.DMA_PORT,
+    "lines_encrypted": Block.MEMORY_PORT,
+    "lines_decrypted": Block.MEMORY_PORT,
+}
+
+#: Fault kinds no block of this release reports, and the blocks that will.
+RESERVED_FAULT_KINDS = {
+    FaultKind.OUT_OF_RANGE: Block.HOST_PORT | Block.DMA_PORT,
+    FaultKind.DMA_MASK: Block.DMA_PORT,
+    FaultKind.MEMORY_ERROR: Block.MEMORY_PORT,
+}
+
+#: The enumeration each enumerated field holds, by (register, field): the gateware gives
+#: the field that shape, the documents list its values.
+FIELD_ENUMS = {
+    ("KEYID_CTRL", "COMMAND"): Command,
+    ("STATUS", "CODE"): Status,
+    ("FAULT_INFO", "SOURCE"): FaultSource,
+    ("FAULT_INFO", "KIND"): FaultKind,
+}
 
 
 class Access(enum.StrEnum):
@@ -137,12 +191,36 @@ class Field:
 
 
 @dataclass(frozen=True)
+class KeyWord:
+    """Where a key-field register sits: word ``word`` (bits 32*word+31:32*word) of key field
+    ``field`` (1: KEY_FIELD_1, the data key; 2: KEY_FIELD_2, the tweak key)."""
+    field: int
+    word: int
+
+
+@dataclass(frozen=True)
+class CounterWord:
+    """Where a performance-counter register sits: the low (``high`` false) or high half of
+    the counter of ``event`` (a name of :data:`PERF_EVENTS`)."""
+    event: str
+    high: bool
+
+
+@dataclass(frozen=True)
 class Register:
+    """One 32-bit register.
+
+    ``key_word`` is set on the key-field registers, ``counter`` on the performance-counter
+    registers; ``reserved_for`` names the blocks (:class:`Block`) that will produce the
+    register's value when no block of this release does (it then reads zero)."""
     name: str
     offset: int
     access: Access
     doc: str
     fields: tuple
+    key_word: KeyWord | None = None
+    counter: CounterWord | None = None
+    reserved_for: Block = NO_BLOCKS
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -155,12 +233,8 @@ class Register:
         return sum(field.reset << field.lsb for field in self.fields)
 
 
-def _reg(name, offset, access, doc, *fields):
-    return Register(name, offset, Access(access), doc, tuple(fields))
-
-
-def _value_field(doc, width=32):
-    return Field("VALUE", 0, width, doc)
+def _reg(name, offset, access, doc, *fields, **attributes):
+    return Register(name, offset, Access(access), doc, tuple(fields), **attributes)
 
 
 class RegisterMap:
@@ -209,8 +283,12 @@ KEY_FIELD_2_BASE = 0x060
 PERF_BASE = 0x200
 
 
-def register_map(config: MemcryptConfig) -> RegisterMap:
-    """The register map of a build (capability values come from ``config``)."""
+def register_map(config: MemcryptConfig, blocks: Block = NO_BLOCKS) -> RegisterMap:
+    """The register map of a build: capability values come from ``config``, and
+    CAP_BLOCKS.BLOCKS from ``blocks`` (the blocks the build contains beside the control
+    block)."""
+    if not isinstance(blocks, Block):
+        raise TypeError(f"blocks must be a Block flag, not {blocks!r}")
     algorithms = 0
     for bits in config.key_sizes:
         algorithms |= Algorithm.for_key_bits(bits)
@@ -239,7 +317,7 @@ def register_map(config: MemcryptConfig) -> RegisterMap:
              Field("PHYS_ADDR_BITS", 0, 8, "physical address width, KeyID included",
                    config.phys_addr_bits),
              Field("KEYID_SHIFT", 8, 8, "position of the KeyID's lowest bit",
-                   config.keyid_shift),
+                   config.stripped_bits),
              Field("FAULT_LOG_DEPTH", 16, 9, "fault records kept",
                    config.fault_log_depth)),
         _reg("CAP_MEM_LO", 0x010, "ro", "Bytes of memory behind the controller, bits 31:0.",
@@ -249,6 +327,11 @@ def register_map(config: MemcryptConfig) -> RegisterMap:
         _reg("CAP_ENTROPY", 0x018, "ro", "Entropy input.",
              Field("TIMEOUT", 0, 21, "clock cycles a command waits for each 32-bit entropy "
                    "word before ENTROPY_ERROR", config.entropy_timeout)),
+        _reg("CAP_BLOCKS", 0x01C, "ro", "Blocks this build contains beside the control "
+             "block. A register or fault kind reserved for a block reads zero, or is never "
+             "logged, in a build without it.",
+             Field("BLOCKS", 0, 8, "bit 0 key-tagged cache, bit 1 AES-XTS engine, bit 2 host "
+                   "port, bit 3 DMA port, bit 4 memory port", int(blocks))),
         _reg("KEYID", 0x020, "rw", "The KeyID the next command programs.",
              Field("KEYID", 0, 16, "KeyID")),
         _reg("KEYID_CTRL", 0x024, "rw", "The next command and its algorithm "
@@ -280,7 +363,8 @@ def register_map(config: MemcryptConfig) -> RegisterMap:
                 f"KEY_FIELD_{which}, bytes {4 * word} to {4 * word + 3}: {what}. Byte k of "
                 f"the key is bits 8k+7:8k of the field (byte 4*{word} in bits 7:0). Write-"
                 f"only: reads return zero; cleared when a command completes or fails.",
-                Field("VALUE", 0, 32, f"key bytes {4 * word + 3}..{4 * word}")))
+                Field("VALUE", 0, 32, f"key bytes {4 * word + 3}..{4 * word}"),
+                key_word=KeyWord(which, word)))
     regs += [
         _reg("FAULT_STATUS", 0x100, "ro", "Fault log occupancy.",
              Field("COUNT", 0, 16, "records held (oldest first in FAULT_ADDR/INFO)")),
@@ -315,10 +399,13 @@ def register_map(config: MemcryptConfig) -> RegisterMap:
     ]
     for index, (event, doc) in enumerate(PERF_EVENTS):
         name = f"PERF_{event.upper()}"
+        reserved_for = RESERVED_EVENTS.get(event, NO_BLOCKS)
         regs.append(_reg(f"{name}_LO", PERF_BASE + 8 * index, "ro",
                          f"Counter, bits 31:0: {doc}. Reading it latches bits 63:32 into "
-                         f"{name}_HI.", Field("VALUE", 0, 32, "count[31:0]")))
+                         f"{name}_HI.", Field("VALUE", 0, 32, "count[31:0]"),
+                         counter=CounterWord(event, False), reserved_for=reserved_for))
         regs.append(_reg(f"{name}_HI", PERF_BASE + 8 * index + 4, "ro",
                          f"Counter, bits 63:32, as latched by the last read of {name}_LO.",
-                         Field("VALUE", 0, 32, "count[63:32]")))
+                         Field("VALUE", 0, 32, "count[63:32]"),
+                         counter=CounterWord(event, True), reserved_for=reserved_for))
     return RegisterMap(config, regs)

@@ -21,7 +21,8 @@ from ..gateware.aes import AESIterative, AESPipeline
 from ..gateware.xts import XTSEngine
 from .generate import write_outputs
 from .simulation import run_testbenches
-from .toolchain import setup_environment
+from .table import text_table
+from .toolchain import ToolError, setup_environment
 
 __all__ = ["BenchConfig", "BENCH_CONFIGS", "measure_cycles", "synthesize", "place_and_route",
            "run_aes_bench", "format_report", "AreaBenchConfig", "AREA_BENCH_CONFIGS",
@@ -162,7 +163,7 @@ def _run(command, cwd, log):
     with open(Path(cwd) / log, "w") as out:
         completed = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed (exit {completed.returncode}); "
+        raise ToolError(f"{command[0]} failed (exit {completed.returncode}); "
                            f"see {Path(cwd) / log}")
 
 
@@ -378,13 +379,9 @@ def run_area_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), job
                      f"{median:.1f}" if median else "-"))
     Path(workdir).mkdir(parents=True, exist_ok=True)
     (Path(workdir) / "bench_area.json").write_text(json.dumps(results, indent=2))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines += [f"  {r['config']}: cycles " + ", ".join(f"{k} {v}" for k, v in r["cycles"].items())
-              for r in results if r["cycles"]]
-    echo("\n".join(lines))
+    notes = [f"  {r['config']}: cycles " + ", ".join(f"{k} {v}" for k, v in r["cycles"].items())
+             for r in results if r["cycles"]]
+    echo("\n".join([text_table(rows[0], rows[1:]), *notes]))
     return results
 
 
@@ -394,7 +391,7 @@ def _try_ice40(config, folder, echo):
     echo(f"[{config.name}] synth_ice40 (UP5K: 5,280 LUT4, 30 EBR)")
     try:
         _, cells = synthesize(config, folder, family="ice40")
-    except RuntimeError as error:
+    except ToolError as error:
         return f"synthesis failed: {error}"
     luts, ebr = _lut4(cells), _bram(cells)
     verdict = "fits" if luts <= 5280 and ebr <= 30 else "does not fit"
@@ -414,12 +411,8 @@ def format_report(results):
             f"{r.mbps:.0f}" if r.mbps else "-",
             f"{r.mbps_per_klut:.0f}" if r.mbps_per_klut else "-",
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"  {r.config}: iCE40 UP5K: {r.ice40}" for r in results if r.ice40]
-    return "\n".join(lines + notes)
+    return "\n".join([text_table(header, rows[1:]), *notes])
 
 
 def _opt(value):

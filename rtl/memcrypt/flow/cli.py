@@ -1,26 +1,50 @@
 """The ``memcrypt`` command line: generate, demo, vectors, formal, build, bench, regmap,
 regress.
 
-Every subcommand explains itself with ``--help``; a wrong argument or a bad parameter ends
-the command with one readable line on stderr and exit status 2, never a traceback.
+Every subcommand explains itself with ``--help``. Bad user input (a wrong argument, an
+unknown name, a parameter a top refuses) raises :class:`UserError` and ends the command with
+one readable line on stderr and exit status 2; so does a command that needs a checkout run
+outside one. A failing tool or a missing file ends it with one line and exit status 1. Any
+other exception is an internal error and shows its traceback.
 """
 
 import argparse
 import ast
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+from .checkout import CheckoutNotFound, checkout_folder
+from .toolchain import ToolError
+
+__all__ = ["main", "UserError"]
 
 
-class CommandError(Exception):
-    """A user error: printed as one line, exit status 2."""
+class UserError(Exception):
+    """Bad user input: printed as one line, exit status 2."""
+
+
+@contextlib.contextmanager
+def _user_input():
+    """Report a ``ValueError`` or ``TypeError`` raised in the block (parameter validation of
+    something built from the user's arguments) as a :class:`UserError`."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UserError(str(error)) from error
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise CommandError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _at_least_one(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _parse_params(pairs):
@@ -28,7 +52,7 @@ def _parse_params(pairs):
     for pair in pairs or ():
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            raise CommandError(f"parameter {pair!r} is not NAME=VALUE")
+            raise UserError(f"parameter {pair!r} is not NAME=VALUE")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -48,8 +72,13 @@ def _cmd_generate(args):
             print(f"{name:12} {spec.summary}\n{'':12} defaults: {defaults}")
         return 0
     params = _parse_params(args.param)
-    component, merged = build_top(args.top, **params)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in ("v", "il")] or ([] if formats else [""])
+    if unknown:
+        raise UserError(f"unknown output format(s) {', '.join(map(repr, unknown))}; "
+                        f"choose from v, il")
+    with _user_input():
+        component, merged = build_top(args.top, **params)
     name = args.name or f"memcrypt_{args.top.replace('-', '_')}"
     written = write_outputs(component, args.output, name, formats=formats)
     print(f"top: {args.top} ({TOPS[args.top].summary})")
@@ -130,19 +159,18 @@ def _cmd_formal(args):
 
     if args.list:
         listed = [(task, "") for task in formal.tasks()]
-        listed += [(task, "must FAIL: ") for task in formal.negative_tasks()]
+        listed += [(task, f"must FAIL ({task.breaks}): ") for task in formal.negative_tasks()]
         for task, note in listed:
-            bound = "unbounded" if task.unbounded else f"depth {task.depth}"
             slow = "(slow) " if task.slow else ""
-            print(f"{task.name:32} {task.mode:6} {task.engine:14} {bound:10} "
+            print(f"{task.name:32} {task.mode:6} {task.engine:14} {formal.depth_label(task):10} "
                   f"{slow}{note}{task.description}")
         return 0
     if args.task and (args.all or args.negative):
-        raise CommandError("name tasks, or give --all or --negative, not both")
+        raise UserError("name tasks, or give --all or --negative, not both")
     known = {task.name for task in formal.tasks() + formal.negative_tasks()}
     unknown = [name for name in args.task or () if name not in known]
     if unknown:
-        raise CommandError(f"unknown formal task(s) {', '.join(unknown)}; "
+        raise UserError(f"unknown formal task(s) {', '.join(unknown)}; "
                            f"see memcrypt formal --list")
     results = formal.run(args.task or None, workdir=Path(args.workdir), echo=print,
                          quick=not args.all, negative=args.negative)
@@ -156,7 +184,7 @@ def _cmd_build(args):
     from .boards import BOARDS, build_board
 
     if args.board not in BOARDS:
-        raise CommandError(f"unknown board {args.board!r}; choose from {', '.join(BOARDS)}")
+        raise UserError(f"unknown board {args.board!r}; choose from {', '.join(BOARDS)}")
     bitstream = build_board(args.board, Path(args.output), echo=print)
     print(f"bitstream: {bitstream}")
     return 0
@@ -172,16 +200,16 @@ def _cmd_bench(args):
     elif args.target == "aes":
         configs = BENCH_CONFIGS
     else:
-        raise CommandError(f"unknown bench target {args.target!r}; "
+        raise UserError(f"unknown bench target {args.target!r}; "
                            f"choose from aes, control, cache")
     names = args.config or [c.name for c in configs if getattr(c, "default", True)]
     known = {c.name for c in configs}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise CommandError(f"unknown bench configuration(s) {', '.join(unknown)}; "
+        raise UserError(f"unknown bench configuration(s) {', '.join(unknown)}; "
                            f"choose from {', '.join(sorted(known))}")
     if args.seeds < 1:
-        raise CommandError("--seeds must be at least 1")
+        raise UserError("--seeds must be at least 1")
     if args.target in ("control", "cache"):
         run_area_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
                        jobs=args.jobs, echo=print)
@@ -197,7 +225,8 @@ def _cmd_regmap(args):
     from ..config import MemcryptConfig, preset
     from ..host.regmap_docs import stale_files, write_regmap
 
-    config = preset(args.config) if args.config is not None else MemcryptConfig()
+    with _user_input():
+        config = preset(args.config) if args.config is not None else MemcryptConfig()
     if args.check:
         stale = stale_files(config, Path(args.out))
         if stale:
@@ -214,9 +243,9 @@ def _cmd_regmap(args):
 # -- regress / tools --------------------------------------------------------------------------
 
 def _cmd_regress(args):
-    root = Path(__file__).resolve().parents[3]
-    command = [sys.executable, "-m", "pytest", "--slow", "-n", "2", str(root / "tests")]
-    return subprocess.call(command, cwd=root)
+    tests = checkout_folder("tests", "conftest.py", "memcrypt regress")
+    command = [sys.executable, "-m", "pytest", "--slow", "-n", "2", str(tests)]
+    return subprocess.call(command, cwd=tests.parent)
 
 
 def _cmd_tools(args):
@@ -255,7 +284,8 @@ def _build_parser():
                        description="Run the AES-XTS engine in the Amaranth simulator: print "
                                    "plaintext lines, the ciphertext the hardware makes, and "
                                    "the golden model's verdict.")
-    p.add_argument("--lines", type=int, default=2, help="lines to encrypt (default 2)")
+    p.add_argument("--lines", type=_at_least_one, default=2,
+                   help="lines to encrypt (default 2)")
     p.add_argument("--key-bits", type=int, default=128, choices=(128, 256))
     p.add_argument("--architecture", default="pipelined", choices=("pipelined", "iterative"))
     p.set_defaults(func=_cmd_demo)
@@ -331,13 +361,10 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         return args.func(args)
-    except CommandError as error:
+    except (UserError, CheckoutNotFound) as error:
         print(f"memcrypt: error: {error}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as error:
-        print(f"memcrypt: error: {error}", file=sys.stderr)
-        return 2
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+    except (ToolError, OSError, subprocess.CalledProcessError) as error:
         print(f"memcrypt: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

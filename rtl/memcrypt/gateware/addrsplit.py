@@ -56,8 +56,8 @@ class AddressSplit(wiring.Component):
         m = Module()
         config = self._config
         m.d.comb += [
-            self.keyid.eq(self.address[config.keyid_shift:]),
-            self.stripped.eq(self.address[:config.keyid_shift]),
+            self.keyid.eq(self.address[config.stripped_bits:]),
+            self.stripped.eq(self.address[:config.stripped_bits]),
         ]
         if config.num_keys < 1 << config.keyid_bits:
             m.d.comb += self.invalid_keyid.eq(self.keyid >= config.num_keys)

@@ -764,7 +764,8 @@ class KeyScheduleUnit(wiring.Component):
     i_stream : In(stream.Signature(key_bits))
         Cipher keys.
     o_stream : Out(stream.Signature(key_bits))
-        The matching decryption start keys, in order.
+        The matching decryption start keys, in order. Once one is taken the unit holds
+        no key (its key register is zero) until the next key comes in.
     """
 
     def __init__(self, *, key_bits=128):
@@ -805,7 +806,8 @@ class KeyScheduleUnit(wiring.Component):
             self.o_stream.payload.eq(key),
         ]
         with m.If(done & self.o_stream.ready):
-            m.d.sync += done.eq(0)
+            # The key taken is not kept: the unit holds no key material between keys.
+            m.d.sync += [done.eq(0), key.eq(0)]
         with m.If(self.i_stream.valid & self.i_stream.ready):
             m.d.sync += [key.eq(self.i_stream.payload), index.eq(1), busy.eq(1)]
         with m.Elif(busy):

@@ -5,7 +5,7 @@ Software programs a KeyID's keys the way Intel's PCONFIG leaf ``MKTME_KEY_PROGRA
 KEYID_CTRL (command and algorithm) and the two key fields, rings DOORBELL, and polls STATUS
 until BUSY falls; CODE then holds Intel's status code. memcrypt goes beyond Intel in one
 place: before a KeyID's key or mode changes, the controller retires that KeyID's cache
-lines in hardware (the ``retire_*`` handshake, answered by the cache), so software never
+lines in hardware (the ``retire`` handshake, answered by the cache), so software never
 flushes by hand.
 
 Command sequence (``STATUS`` reads ``DEVICE_BUSY`` from the doorbell to the end)::
@@ -21,11 +21,15 @@ Checks, in order: the command (INVALID_PROG_CMD: unknown, or LOAD_PLATFORM_KEY i
 without it or a second time), the KeyID (INVALID_KEYID: not programmable -- the platform
 KeyID, KeyID 0 in every build, or at or above ``num_keys``), the algorithm
 (INVALID_ENC_ALG: SET_KEY_* and LOAD_PLATFORM_KEY need exactly one supported bit; the
-platform key's must be the platform key size). The key fields are cleared when a command
-finishes, successfully or not.
+platform key's must be the platform key size).
+
+No key material outlives a command: when one finishes, successfully or not, the key
+fields, the decryption start key and the key-schedule unit's key are zero (and the bus
+target keeps no write data once a write is answered), so that between commands keys live
+only in the key table and its platform-key register. ``formal/control.py`` proves it.
 
 At reset the key table sweeps its entries back to the platform key and the platform key is
-drawn from the entropy input (``2 * platform_key_bits / 32`` words, waiting as long as it
+drawn from the entropy input (``2 * key_bits / 32`` words, waiting as long as it
 takes): STATUS reads DEVICE_BUSY with READY low until both are done.
 
 Key material only moves from the key-field registers to the key table (and the key-schedule
@@ -35,61 +39,152 @@ register map alone; the key fields and the table are not among its inputs, and
 
 A doorbell, or a write to KEYID, KEYID_CTRL or a key field, while BUSY is ignored and sets
 STATUS.IGNORED.
+
+The elaborate is split by what each part does: :meth:`KeyControl.fault_log`,
+:meth:`KeyControl.performance_counters`, :meth:`KeyControl.interrupts`,
+:meth:`KeyControl.register_file` and :meth:`KeyControl.command_sequencer`. Every register
+word is a view of :func:`register_layout`, so its fields are set by the names
+:mod:`memcrypt.regmap` gives them.
 """
 
-from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal, Value, unsigned
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..amaranth_private import reject_construction
 from ..config import MemcryptConfig, require_config
 from ..regmap import (
     ADDR_WIDTH,
+    FIELD_ENUMS,
     KEY_FIELD_WORDS,
+    NO_BLOCKS,
     PERF_EVENTS,
     Access,
     Algorithm,
+    Block,
     Command,
     FaultKind,
     FaultSource,
     KeyMode,
+    Register,
     Status,
     register_map,
 )
 from .aes import KeyScheduleUnit
-from .axil import AXI4LiteTarget, axi4_lite_members
-from .keytable import KeyTable, key_entry_layout
+from .axil import AXI4LiteTarget
+from .interfaces import (
+    AXI4LiteSignature,
+    EntropySignature,
+    FaultRecord,
+    FaultSignature,
+    KeyEntry,
+    KeyLookupSignature,
+    PerfEventsSignature,
+    RetireSignature,
+)
+from .keytable import KeyTable
 
-__all__ = ["fault_record_layout", "KeyControl"]
+__all__ = ["register_layout", "KeyControl"]
 
 _FIELD_BITS = 32 * KEY_FIELD_WORDS
 
 
-def fault_record_layout(config: MemcryptConfig) -> data.StructLayout:
-    """A fault: the physical address (KeyID included), KeyID, source, kind, write."""
-    return data.StructLayout({
-        "address": 64,
-        "keyid": 16,
-        "source": 4,
-        "kind": 4,
-        "write": 1,
-    })
-
-
-def _bad_access(record, valid, address, *, write):
-    """Statements that hold a BAD_CONTROL_ACCESS fault for the log."""
-    return [
-        valid.eq(1),
-        record.address.eq(address),
-        record.source.eq(FaultSource.CONTROL),
-        record.kind.eq(FaultKind.BAD_CONTROL_ACCESS),
-        record.write.eq(write),
-    ]
+def register_layout(register: Register) -> data.FlexibleLayout:
+    """The 32-bit word of ``register`` as a layout: one field per field of the register map,
+    named in lower case, at its bits; an enumerated field (:data:`memcrypt.regmap.FIELD_ENUMS`)
+    has its enumeration as its shape. Bits outside every field are reserved: no register
+    of :class:`KeyControl` ever sets them."""
+    fields = {}
+    for field in register.fields:
+        shape = FIELD_ENUMS.get((register.name, field.name), unsigned(field.width))
+        if Shape.cast(shape).width != field.width:
+            raise ValueError(f"{register.name}.{field.name} is {field.width} bits wide, its "
+                             f"shape {shape!r} is not")
+        fields[field.name.lower()] = data.Field(shape, field.lsb)
+    return data.FlexibleLayout(32, fields)
 
 
 def _strobed(old, wdata, wstrb):
     """``old`` with the byte lanes selected by ``wstrb`` replaced from ``wdata``."""
+    old = Value.cast(old)
     return Cat(*[Mux(wstrb[i], wdata[8 * i:8 * i + 8], old[8 * i:8 * i + 8])
                  for i in range(len(wstrb))])
+
+
+def _load_fields(register, stored, word):
+    """Statements loading every field of ``register`` into ``stored`` (a view of its
+    layout) from the 32-bit ``word``; reserved bits stay zero."""
+    written = data.View(register_layout(register), word)
+    return [stored[field.name.lower()].eq(written[field.name.lower()])
+            for field in register.fields]
+
+
+class _KeyProgramming:
+    """The registers of a key-programming command and the command engine's state."""
+
+    def __init__(self, config, regmap):
+        self.keyid = Signal(register_layout(regmap["KEYID"]))
+        self.keyid_ctrl = Signal(register_layout(regmap["KEYID_CTRL"]))
+        self.field1 = Signal(_FIELD_BITS)      # KEY_FIELD_1: the data key
+        self.field2 = Signal(_FIELD_BITS)      # KEY_FIELD_2: the tweak key
+        self.decrypt_key = Signal(config.key_bits)
+        self.status_code = Signal(Status, init=Status.DEVICE_BUSY)
+        self.busy = Signal(init=1)
+        self.initialised = Signal()
+        self.ignored = Signal()
+        self.platform_loaded = Signal()
+        self.doorbell = Signal()               # DOORBELL.GO written, this cycle
+        self.command_register = Signal()       # KEYID, KEYID_CTRL or a key field written
+
+    def key_word(self, key_word):
+        """The 32 bits of a key field that register ``key_word`` (a
+        :class:`memcrypt.regmap.KeyWord`) holds."""
+        field = {1: self.field1, 2: self.field2}[key_word.field]
+        return field[32 * key_word.word:32 * key_word.word + 32]
+
+    def key_material_cleared(self):
+        """Statements that clear the key fields and the decryption start key."""
+        return [self.field1.eq(0), self.field2.eq(0), self.decrypt_key.eq(0)]
+
+
+class _FaultLog:
+    """The fault log's state and its requests from the register file."""
+
+    def __init__(self, config):
+        record = FaultRecord(config)
+        self.records = fifo.SyncFIFOBuffered(width=record.size, depth=config.fault_log_depth)
+        self.head = data.View(record, self.records.r_data)
+        self.overflow = Signal(32)
+        self.bad_write = Signal(record)        # the register file's own faults, held
+        self.bad_write_valid = Signal()        # for a cycle
+        self.bad_read = Signal(record)
+        self.bad_read_valid = Signal()
+        self.pop = Signal()                    # FAULT_POP.POP written
+        self.clear_overflow = Signal()         # FAULT_OVERFLOW bit 0 written
+        self.logged = Signal()                 # a record went into the log
+        self.lost = Signal()                   # a record found the log full
+
+
+class _Counters:
+    """The performance counters, their latched upper halves and their control."""
+
+    def __init__(self):
+        self.counts = {name: Signal(64, name=f"perf_{name}") for name, _doc in PERF_EVENTS}
+        self.high_latches = {name: Signal(32, name=f"perf_{name}_hi")
+                             for name, _doc in PERF_EVENTS}
+        self.clear = Signal()                  # PERF_CTRL.CLEAR written
+        self.keys_programmed = Signal()        # a command succeeded
+
+
+class _Interrupts:
+    """IRQ_STATUS, IRQ_ENABLE, and the causes raised and cleared in a cycle."""
+
+    def __init__(self, regmap):
+        layout = register_layout(regmap["IRQ_STATUS"])
+        self.status = Signal(layout, name="irq_status")
+        self.enable = Signal(register_layout(regmap["IRQ_ENABLE"]), name="irq_enable")
+        self.raised = Signal(layout, name="irq_set")
+        self.cleared = Signal(32, name="irq_clear")
 
 
 class KeyControl(wiring.Component):
@@ -98,58 +193,58 @@ class KeyControl(wiring.Component):
     Parameters
     ----------
     config : MemcryptConfig
+    blocks : memcrypt.regmap.Block
+        The blocks the build contains beside this one (the top that instantiates it says
+        which); CAP_BLOCKS reads them. Default: none.
 
     Members
     -------
-    s_axil_* : AXI4-Lite target, 12-bit address, 32-bit data (:mod:`memcrypt.gateware.axil`)
-        The registers of :func:`memcrypt.regmap.register_map`.
-    entropy_valid : In(1), entropy_ready : Out(1), entropy_data : In(32)
+    s_axil : In(AXI4LiteSignature(addr_width=12, data_width=32))
+        The registers of :func:`memcrypt.regmap.register_map` (:mod:`memcrypt.gateware.axil`).
+    entropy : In(EntropySignature())
         Hardware entropy (a TRNG on a board, the testbench in simulation), one 32-bit word
         per handshake.
-    retire_valid : Out(1), retire_keyid : Out(keyid_bits), retire_all : Out(1)
-        "Write back and invalidate every cache line of ``retire_keyid``" (or, with
-        ``retire_all``, of every KeyID: the platform key changes). Held until done.
-    retire_done : In(1)
-        The retirement is complete (sampled while ``retire_valid``).
-    fault_valid : In(1), fault_ready : Out(1), fault_record : In(fault_record_layout)
+    retire : Out(RetireSignature(keyid_bits=config.keyid_bits))
+        "Write back and invalidate every cache line of ``retire.keyid``" (or, with
+        ``retire.all``, of every KeyID: the platform key changes), held until
+        ``retire.done``.
+    fault : In(FaultSignature(config))
         Faults from the data path (invalid KeyID, out of range, DMA mask, memory error),
-        logged one per handshake; ``fault_ready`` is low only while the control interface
+        logged one per handshake; ``fault.ready`` is low only while the control interface
         logs one of its own. A fault that finds the log full is counted in FAULT_OVERFLOW.
-    events : In(len(PERF_EVENTS))
-        One strobe per performance counter, in :data:`memcrypt.regmap.PERF_EVENTS` order
-        (``keys_programmed`` is also counted internally).
+    events : In(PerfEventsSignature())
+        The performance counters' event strobes (``events.cache``: the key-tagged cache's);
+        ``keys_programmed`` is counted inside.
     irq : Out(1)
         ``(IRQ_STATUS & IRQ_ENABLE) != 0``.
-    lookup_valid, lookup_keyid, result_valid, result_keyid, result, result_invalid :
-        The key table's lookup port (:class:`memcrypt.gateware.keytable.KeyTable`, latency 3).
+    lookup : In(KeyLookupSignature(config))
+        The key table's lookup port (:class:`memcrypt.gateware.keytable.KeyTable`,
+        latency 3).
     ready : Out(1)
         The table is initialised and the platform key drawn.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not a :class:`~memcrypt.config.MemcryptConfig`, or ``blocks`` not a
+        :class:`~memcrypt.regmap.Block`.
     """
 
-    def __init__(self, config: MemcryptConfig):
+    def __init__(self, config: MemcryptConfig, *, blocks: Block = NO_BLOCKS):
         self._config = require_config(self, config)
-        self._regmap = register_map(config)
-        layout = key_entry_layout(config)
+        if not isinstance(blocks, Block):
+            reject_construction(self)
+            raise TypeError(f"blocks must be a memcrypt.regmap.Block flag, not {blocks!r}")
+        self._blocks = blocks
+        self._regmap = register_map(config, blocks)
         super().__init__({
-            **axi4_lite_members("s_axil", ADDR_WIDTH, 32),
-            "entropy_valid": In(1),
-            "entropy_ready": Out(1),
-            "entropy_data": In(32),
-            "retire_valid": Out(1),
-            "retire_keyid": Out(config.keyid_bits),
-            "retire_all": Out(1),
-            "retire_done": In(1),
-            "fault_valid": In(1),
-            "fault_ready": Out(1),
-            "fault_record": In(fault_record_layout(config)),
-            "events": In(len(PERF_EVENTS)),
+            "s_axil": In(AXI4LiteSignature(addr_width=ADDR_WIDTH, data_width=32)),
+            "entropy": In(EntropySignature()),
+            "retire": Out(RetireSignature(keyid_bits=config.keyid_bits)),
+            "fault": In(FaultSignature(config)),
+            "events": In(PerfEventsSignature()),
             "irq": Out(1),
-            "lookup_valid": In(1),
-            "lookup_keyid": In(config.keyid_bits),
-            "result_valid": Out(1),
-            "result_keyid": Out(config.keyid_bits),
-            "result": Out(layout),
-            "result_invalid": Out(1),
+            "lookup": In(KeyLookupSignature(config)),
             "ready": Out(1),
         })
 
@@ -158,197 +253,247 @@ class KeyControl(wiring.Component):
         return self._config
 
     @property
+    def blocks(self):
+        return self._blocks
+
+    @property
     def regmap(self):
         return self._regmap
 
     def elaborate(self, platform):
         m = Module()
-        config, regmap = self._config, self._regmap
-        layout = key_entry_layout(config)
+        config = self._config
 
         m.submodules.bus = bus = AXI4LiteTarget(addr_width=ADDR_WIDTH, data_width=32)
-        for name, member in axi4_lite_members("s_axil", ADDR_WIDTH, 32).items():
-            ours, theirs = getattr(self, name), getattr(bus, name)
-            m.d.comb += theirs.eq(ours) if member.flow == wiring.In else ours.eq(theirs)
-
+        wiring.connect(m, wiring.flipped(self.s_axil), bus.s_axil)
         m.submodules.table = table = KeyTable(config)
+        wiring.connect(m, wiring.flipped(self.lookup), table.lookup)
+
+        program = _KeyProgramming(config, self._regmap)
+        log = self.fault_log(m)
+        counters = self.performance_counters(m)
+        interrupts = self.interrupts(m, log)
+        self.register_file(m, bus.reg, program, log, counters, interrupts)
+        self.command_sequencer(m, program, table, counters, interrupts)
+        m.d.comb += self.ready.eq(program.initialised)
+        return m
+
+    # -- the fault log ----------------------------------------------------------------------
+
+    def fault_log(self, m):
+        """The fault log: records from ``fault`` and the register file's bad accesses (a
+        bad write, then a bad read, before the data path's), oldest first; a record that
+        finds the log full is counted in FAULT_OVERFLOW (saturating)."""
+        log = _FaultLog(self._config)
+        m.submodules.fault_log = records = log.records
+        logged = Signal.like(log.bad_write)
+        log_now = Signal()
+        m.d.comb += self.fault.ready.eq(~log.bad_write_valid & ~log.bad_read_valid)
+        with m.If(log.bad_write_valid):
+            m.d.comb += [logged.eq(log.bad_write), log_now.eq(1)]
+            m.d.sync += log.bad_write_valid.eq(0)
+        with m.Elif(log.bad_read_valid):
+            m.d.comb += [logged.eq(log.bad_read), log_now.eq(1)]
+            m.d.sync += log.bad_read_valid.eq(0)
+        with m.Elif(self.fault.valid):
+            m.d.comb += [logged.eq(self.fault.record), log_now.eq(1)]
         m.d.comb += [
-            table.lookup_valid.eq(self.lookup_valid),
-            table.lookup_keyid.eq(self.lookup_keyid),
-            self.result_valid.eq(table.result_valid),
-            self.result_keyid.eq(table.result_keyid),
-            self.result.eq(table.result),
-            self.result_invalid.eq(table.result_invalid),
+            records.w_data.eq(logged),
+            records.w_en.eq(log_now),
+            records.r_en.eq(log.pop),
+            log.logged.eq(log_now & records.w_rdy),
+            log.lost.eq(log_now & ~records.w_rdy),
         ]
+        with m.If(log.clear_overflow):
+            m.d.sync += log.overflow.eq(0)
+        with m.If(log.lost & (log.overflow != 0xFFFF_FFFF)):
+            m.d.sync += log.overflow.eq(log.overflow + 1)
+        return log
+
+    # -- the performance counters -----------------------------------------------------------
+
+    def performance_counters(self, m):
+        """One 64-bit counter per :data:`memcrypt.regmap.PERF_EVENTS` event, counting its
+        strobe of ``events`` (``keys_programmed``: the commands that succeed)."""
+        counters = _Counters()
+        for name, count in counters.counts.items():
+            if name == "keys_programmed":
+                event = counters.keys_programmed
+            else:
+                event = PerfEventsSignature.strobe(self.events, name)
+            with m.If(counters.clear):
+                m.d.sync += count.eq(0)
+            with m.Elif(event):
+                m.d.sync += count.eq(count + 1)
+        return counters
+
+    # -- the interrupt ------------------------------------------------------------------------
+
+    def interrupts(self, m, log):
+        """IRQ_STATUS collects the causes (set by hardware, cleared by writing 1); ``irq``
+        is high while an enabled cause is set. The command sequencer raises
+        COMMAND_DONE."""
+        irq = _Interrupts(self._regmap)
+        m.d.comb += [
+            irq.raised.fault.eq(log.logged),
+            irq.raised.fault_overflow.eq(log.lost),
+            self.irq.eq((irq.status.as_value() & irq.enable.as_value()).any()),
+        ]
+        m.d.sync += irq.status.eq((irq.status.as_value() & ~irq.cleared) |
+                                  irq.raised.as_value())
+        return irq
+
+    # -- the register file --------------------------------------------------------------------
+
+    def register_file(self, m, reg, program, log, counters, irq):
+        """The registers behind the bus target's register port ``reg``: reads of every
+        register of the map, the writes of RW registers, key fields and triggers, and a
+        BAD_CONTROL_ACCESS fault for an offset not in the map (answered SLVERR)."""
+        regmap = self._regmap
+        status = Signal(register_layout(regmap["STATUS"]), name="status_word")
+        info = Signal(register_layout(regmap["FAULT_INFO"]), name="fault_info_word")
+        m.d.comb += [
+            status.code.eq(program.status_code),
+            status.busy.eq(program.busy),
+            status.ready.eq(program.initialised),
+            status.ignored.eq(program.ignored),
+            info.keyid.eq(log.head.keyid),
+            info.source.eq(log.head.source),
+            info.kind.eq(log.head.kind),
+            info.write.eq(log.head.write),
+            info.valid.eq(log.records.r_rdy),
+        ]
+        present = log.records.r_rdy
+        head_address = Value.cast(log.head.address)
+        readable = {
+            "STATUS": status,
+            "KEYID": program.keyid,
+            "KEYID_CTRL": program.keyid_ctrl,
+            "FAULT_STATUS": log.records.level,
+            "FAULT_OVERFLOW": log.overflow,
+            "FAULT_ADDR_LO": Mux(present, head_address[:32], 0),
+            "FAULT_ADDR_HI": Mux(present, head_address[32:], 0),
+            "FAULT_INFO": Mux(present, info.as_value(), 0),
+            "IRQ_STATUS": irq.status,
+            "IRQ_ENABLE": irq.enable,
+        }
+
+        # Reads.
+        r_word = reg.r_addr[2:]
+        with m.Switch(r_word):
+            for register in regmap:
+                with m.Case(register.offset >> 2):
+                    if register.access in (Access.WO, Access.WT):
+                        m.d.comb += reg.r_data.eq(0)    # key fields and triggers
+                    elif register.counter is not None:
+                        counter = register.counter
+                        count = counters.counts[counter.event]
+                        if counter.high:
+                            m.d.comb += reg.r_data.eq(counters.high_latches[counter.event])
+                        else:
+                            m.d.comb += reg.r_data.eq(count[:32])
+                            with m.If(reg.r_en):
+                                m.d.sync += counters.high_latches[counter.event].eq(
+                                    count[32:])
+                    elif register.name in readable:
+                        m.d.comb += reg.r_data.eq(readable[register.name])
+                    else:
+                        if register.access != Access.RO:
+                            raise AssertionError(f"{register.name} has no read value")
+                        m.d.comb += reg.r_data.eq(Const(register.reset, 32))
+            with m.Default():
+                m.d.comb += reg.r_error.eq(1)
+        with m.If(reg.r_en & reg.r_error):
+            m.d.sync += self._bad_access(log.bad_read, log.bad_read_valid, reg.r_addr,
+                                         write=False)
+
+        # Writes.
+        w_word = reg.w_addr[2:]
+        wdata, wstrb = reg.w_data, reg.w_strb
+
+        def written(register, field):
+            """The single-bit ``field`` of ``register`` is written with 1."""
+            bit = register.field(field).lsb
+            return wstrb[bit // 8] & wdata[bit]
+
+        with m.If(reg.w_en):
+            with m.Switch(w_word):
+                for register in regmap:
+                    with m.Case(register.offset >> 2):
+                        name = register.name
+                        if register.key_word is not None:
+                            m.d.comb += program.command_register.eq(1)
+                            word = program.key_word(register.key_word)
+                            with m.If(~program.busy):
+                                m.d.sync += word.eq(_strobed(word, wdata, wstrb))
+                        elif name in ("KEYID", "KEYID_CTRL"):
+                            m.d.comb += program.command_register.eq(1)
+                            stored = program.keyid if name == "KEYID" else program.keyid_ctrl
+                            with m.If(~program.busy):
+                                m.d.sync += _load_fields(register, stored,
+                                                         _strobed(stored, wdata, wstrb))
+                        elif name == "DOORBELL":
+                            m.d.comb += program.doorbell.eq(written(register, "GO"))
+                        elif name == "FAULT_OVERFLOW":
+                            m.d.comb += log.clear_overflow.eq(wstrb[0] & wdata[0])
+                        elif name == "FAULT_POP":
+                            m.d.comb += log.pop.eq(written(register, "POP"))
+                        elif name == "IRQ_STATUS":
+                            m.d.comb += irq.cleared.eq(_strobed(0, wdata, wstrb))
+                        elif name == "IRQ_ENABLE":
+                            m.d.sync += _load_fields(register, irq.enable,
+                                                     _strobed(irq.enable, wdata, wstrb))
+                        elif name == "PERF_CTRL":
+                            m.d.comb += counters.clear.eq(written(register, "CLEAR"))
+                        # Read-only registers: the write is ignored (OKAY).
+                with m.Default():
+                    m.d.comb += reg.w_error.eq(1)
+                    m.d.sync += self._bad_access(log.bad_write, log.bad_write_valid,
+                                                 reg.w_addr, write=True)
+
+    @staticmethod
+    def _bad_access(record, valid, address, *, write):
+        """Statements that hold a BAD_CONTROL_ACCESS fault for the log."""
+        return [
+            valid.eq(1),
+            record.address.eq(address),
+            record.source.eq(FaultSource.CONTROL),
+            record.kind.eq(FaultKind.BAD_CONTROL_ACCESS),
+            record.write.eq(write),
+        ]
+
+    # -- the command sequencer ----------------------------------------------------------------
+
+    def key_material_cleared(self, program):
+        """Statements run as a command (or the reset-time platform key draw) finishes, so
+        that no key material stays outside the key table (the key-schedule units clear
+        their own key as it is taken)."""
+        return program.key_material_cleared()
+
+    def command_sequencer(self, m, program, table, counters, irq):
+        """The command engine: reset-time platform key, then each doorbell's command
+        (check, entropy, key schedule, retirement, table write, finish)."""
+        config = self._config
         schedulers = {}
         for key_bits in config.key_sizes:
             schedulers[key_bits] = KeyScheduleUnit(key_bits=key_bits)
             m.submodules[f"key_schedule_{key_bits}"] = schedulers[key_bits]
 
-        # -- registers -------------------------------------------------------------------
-        keyid = Signal(16)
-        ctrl = Signal(32)
-        command = ctrl[0:8]
-        algorithm = ctrl[8:24]
-        field1 = Signal(_FIELD_BITS)
-        field2 = Signal(_FIELD_BITS)
-        decrypt_key = Signal(config.key_bits)
-        status_code = Signal(8, init=Status.DEVICE_BUSY)
-        busy = Signal(init=1)
-        initialised = Signal()
-        ignored = Signal()
-        platform_loaded = Signal()
-        irq_status = Signal(3)
-        irq_enable = Signal(3)
-        m.d.comb += [
-            self.ready.eq(initialised),
-            self.irq.eq((irq_status & irq_enable).any()),
-        ]
-        irq_set = Signal(3)
-        done_event = Signal()
-        programmed_event = Signal()
-        m.d.comb += irq_set[0].eq(done_event)
-
-        # -- fault log -------------------------------------------------------------------
-        record_layout = fault_record_layout(config)
-        m.submodules.fault_log = log = fifo.SyncFIFOBuffered(
-            width=record_layout.size, depth=config.fault_log_depth)
-        head = data.View(record_layout, log.r_data)
-        overflow = Signal(32)
-        pending_w = Signal(record_layout)
-        pending_w_valid = Signal()
-        pending_r = Signal(record_layout)
-        pending_r_valid = Signal()
-        logged = Signal(record_layout)
-        log_now = Signal()
-        m.d.comb += self.fault_ready.eq(~pending_w_valid & ~pending_r_valid)
-        with m.If(pending_w_valid):
-            m.d.comb += [logged.eq(pending_w), log_now.eq(1)]
-            m.d.sync += pending_w_valid.eq(0)
-        with m.Elif(pending_r_valid):
-            m.d.comb += [logged.eq(pending_r), log_now.eq(1)]
-            m.d.sync += pending_r_valid.eq(0)
-        with m.Elif(self.fault_valid):
-            m.d.comb += [logged.eq(self.fault_record), log_now.eq(1)]
-        m.d.comb += [
-            log.w_data.eq(logged),
-            log.w_en.eq(log_now),
-            irq_set[1].eq(log_now & log.w_rdy),
-            irq_set[2].eq(log_now & ~log.w_rdy),
-        ]
-        with m.If(log_now & ~log.w_rdy & (overflow != 0xFFFF_FFFF)):
-            m.d.sync += overflow.eq(overflow + 1)
-
-        # -- performance counters ----------------------------------------------------------
-        events = Signal(len(PERF_EVENTS))
-        m.d.comb += events.eq(self.events)
-        keys_index = [name for name, _ in PERF_EVENTS].index("keys_programmed")
-        m.d.comb += events[keys_index].eq(self.events[keys_index] | programmed_event)
-        counters = [Signal(64, name=f"perf_{name}") for name, _ in PERF_EVENTS]
-        high_latches = [Signal(32, name=f"perf_{name}_hi") for name, _ in PERF_EVENTS]
-        clear_counters = Signal()
-        for counter, event in zip(counters, events, strict=True):
-            with m.If(clear_counters):
-                m.d.sync += counter.eq(0)
-            with m.Elif(event):
-                m.d.sync += counter.eq(counter + 1)
-
-        # -- register reads ----------------------------------------------------------------
-        readable = {
-            "STATUS": Cat(status_code, busy, initialised, ignored),
-            "KEYID": keyid,
-            "KEYID_CTRL": ctrl[:24],
-            "FAULT_STATUS": log.level,
-            "FAULT_OVERFLOW": overflow,
-            "FAULT_ADDR_LO": Mux(log.r_rdy, head.address[:32], 0),
-            "FAULT_ADDR_HI": Mux(log.r_rdy, head.address[32:], 0),
-            "FAULT_INFO": Mux(log.r_rdy, Cat(head.keyid, head.source, C(0, 4), head.kind,
-                                             head.write, C(0, 2), C(1, 1)), 0),
-            "IRQ_STATUS": irq_status,
-            "IRQ_ENABLE": irq_enable,
-        }
-        for (name, _), counter, latch in zip(PERF_EVENTS, counters, high_latches,
-                                             strict=True):
-            readable[f"PERF_{name.upper()}_LO"] = counter[:32]
-            readable[f"PERF_{name.upper()}_HI"] = latch
-        r_word = bus.reg_r_addr[2:]
-        with m.Switch(r_word):
-            for register in regmap:
-                with m.Case(register.offset >> 2):
-                    if register.access in (Access.WO, Access.WT):
-                        m.d.comb += bus.reg_r_data.eq(0)   # key fields and triggers
-                    elif register.name in readable:
-                        m.d.comb += bus.reg_r_data.eq(readable[register.name])
-                    else:
-                        if register.access != Access.RO:
-                            raise AssertionError(f"{register.name} has no read value")
-                        m.d.comb += bus.reg_r_data.eq(Const(register.reset, 32))
-            with m.Default():
-                m.d.comb += bus.reg_r_error.eq(1)
-        for (name, _), counter, latch in zip(PERF_EVENTS, counters, high_latches,
-                                             strict=True):
-            with m.If(bus.reg_r_en & (r_word == regmap.offset(f"PERF_{name.upper()}_LO") >> 2)):
-                m.d.sync += latch.eq(counter[32:])
-        with m.If(bus.reg_r_en & bus.reg_r_error):
-            m.d.sync += _bad_access(pending_r, pending_r_valid, bus.reg_r_addr, write=False)
-
-        # -- register writes ---------------------------------------------------------------
-        w_word = bus.reg_w_addr[2:]
-        wdata, wstrb, w_en = bus.reg_w_data, bus.reg_w_strb, bus.reg_w_en
-        doorbell = Signal()
+        command = program.keyid_ctrl.command
+        algorithm = program.keyid_ctrl.enc_alg
+        keyid = program.keyid.keyid
+        field1, field2, decrypt_key = program.field1, program.field2, program.decrypt_key
         field1_words = [field1[32 * i:32 * i + 32] for i in range(KEY_FIELD_WORDS)]
         field2_words = [field2[32 * i:32 * i + 32] for i in range(KEY_FIELD_WORDS)]
-        command_register = Signal()      # a write to KEYID, KEYID_CTRL or a key field
-        with m.If(w_en):
-            with m.Switch(w_word):
-                for register in regmap:
-                    with m.Case(register.offset >> 2):
-                        name = register.name
-                        if name == "KEYID":
-                            m.d.comb += command_register.eq(1)
-                            with m.If(~busy):
-                                m.d.sync += keyid.eq(_strobed(keyid, wdata, wstrb))
-                        elif name == "KEYID_CTRL":
-                            m.d.comb += command_register.eq(1)
-                            with m.If(~busy):
-                                m.d.sync += ctrl.eq(_strobed(ctrl, wdata, wstrb)[:24])
-                        elif name.startswith("KEY_FIELD_"):
-                            m.d.comb += command_register.eq(1)
-                            words = field1_words if name[10] == "1" else field2_words
-                            word = words[int(name.rsplit("_", 1)[1])]
-                            with m.If(~busy):
-                                m.d.sync += word.eq(_strobed(word, wdata, wstrb))
-                        elif name == "DOORBELL":
-                            m.d.comb += doorbell.eq(wstrb[0] & wdata[0])
-                        elif name == "FAULT_OVERFLOW":
-                            with m.If(wstrb[0] & wdata[0]):
-                                m.d.sync += overflow.eq(0)
-                        elif name == "FAULT_POP":
-                            m.d.comb += log.r_en.eq(wstrb[0] & wdata[0])
-                        elif name == "IRQ_STATUS":
-                            pass   # below, with the hardware sets
-                        elif name == "IRQ_ENABLE":
-                            with m.If(wstrb[0]):
-                                m.d.sync += irq_enable.eq(wdata[:3])
-                        elif name == "PERF_CTRL":
-                            m.d.comb += clear_counters.eq(wstrb[0] & wdata[0])
-                        # Read-only registers: the write is ignored (OKAY).
-                with m.Default():
-                    m.d.comb += bus.reg_w_error.eq(1)
-                    m.d.sync += _bad_access(pending_w, pending_w_valid, bus.reg_w_addr,
-                                            write=True)
-        irq_clear = Signal(3)
-        with m.If(w_en & (w_word == regmap.offset("IRQ_STATUS") >> 2) & wstrb[0]):
-            m.d.comb += irq_clear.eq(wdata[:3])
-        m.d.sync += irq_status.eq((irq_status & ~irq_clear) | irq_set)
+        done_event = Signal()
+        m.d.comb += irq.raised.command_done.eq(done_event)
 
-        # -- the command engine ------------------------------------------------------------
         is_256 = Signal()       # the command's key size
         m.d.comb += is_256.eq(algorithm == Algorithm.AES_XTS_256)
         words_per_key = Mux(is_256, 8, 4)
         entropy_index = Signal(range(2 * KEY_FIELD_WORDS + 1))
         waited = Signal(range(config.entropy_timeout + 1))
-        platform_256 = config.platform_key_bits == 256
+        platform_256 = config.key_bits == 256
 
         def key_mask(value, wide):
             """The key in ``value``, zero above its size."""
@@ -367,9 +512,9 @@ class KeyControl(wiring.Component):
             """XOR the entropy word into word ``index`` of (field 1, field 2)."""
             for i in range(KEY_FIELD_WORDS):
                 with m.If(index == i):
-                    m.d.sync += field1_words[i].eq(field1_words[i] ^ self.entropy_data)
+                    m.d.sync += field1_words[i].eq(field1_words[i] ^ self.entropy.data)
                 with m.If(index == per_key + i):
-                    m.d.sync += field2_words[i].eq(field2_words[i] ^ self.entropy_data)
+                    m.d.sync += field2_words[i].eq(field2_words[i] ^ self.entropy.data)
 
         keyid_ok = Signal()
         m.d.comb += keyid_ok.eq((keyid >= config.first_programmable_keyid) &
@@ -379,8 +524,8 @@ class KeyControl(wiring.Component):
                                           for key_bits in config.key_sizes]).any())
         is_platform = Signal()
         m.d.comb += is_platform.eq(command == Command.LOAD_PLATFORM_KEY)
-        result = Signal(8)       # the code STATUS shows when the command finishes
-        new_entry = Signal(layout)
+        result = Signal(Status)  # the code STATUS shows when the command finishes
+        new_entry = Signal(KeyEntry(config))
         sent = Signal()          # the key is in the key-schedule unit
 
         def finish(code):
@@ -408,10 +553,11 @@ class KeyControl(wiring.Component):
 
         with m.FSM(name="command"):
             with m.State("INIT_ENTROPY"):
-                # The platform key: 2 * platform_key_bits of entropy, as long as it takes.
-                m.d.comb += self.entropy_ready.eq(1)
+                # The platform key (the largest key size): 2 * key_bits of entropy, as long
+                # as it takes.
+                m.d.comb += self.entropy.ready.eq(1)
                 per_key = 8 if platform_256 else 4
-                with m.If(self.entropy_valid):
+                with m.If(self.entropy.valid):
                     xor_entropy_word(entropy_index, per_key)
                     m.d.sync += entropy_index.eq(entropy_index + 1)
                     with m.If(entropy_index == 2 * per_key - 1):
@@ -428,27 +574,28 @@ class KeyControl(wiring.Component):
                         table.platform_entry.tweak_key.eq(key_mask(field2, platform_256)),
                         table.platform_entry.decrypt_key.eq(decrypt_key),
                     ]
-                    m.d.sync += [initialised.eq(1), field1.eq(0), field2.eq(0),
-                                 decrypt_key.eq(0), busy.eq(0),
-                                 status_code.eq(Status.PROG_SUCCESS)]
+                    m.d.sync += self.key_material_cleared(program)
+                    m.d.sync += [program.initialised.eq(1), program.busy.eq(0),
+                                 program.status_code.eq(Status.PROG_SUCCESS)]
                     m.next = "IDLE"
             with m.State("IDLE"):
-                with m.If(doorbell):
-                    m.d.sync += [busy.eq(1), status_code.eq(Status.DEVICE_BUSY),
-                                 ignored.eq(0)]
+                with m.If(program.doorbell):
+                    m.d.sync += [program.busy.eq(1),
+                                 program.status_code.eq(Status.DEVICE_BUSY),
+                                 program.ignored.eq(0)]
                     m.next = "CHECK"
             with m.State("CHECK"):
                 command_ok = Signal()
                 m.d.comb += command_ok.eq(command <= Command.NO_ENCRYPT)
                 if config.platform_key_loadable:
-                    with m.If(is_platform & ~platform_loaded):
+                    with m.If(is_platform & ~program.platform_loaded):
                         m.d.comb += command_ok.eq(1)
                 with m.If(~command_ok):
                     finish(Status.INVALID_PROG_CMD)
                 with m.Elif(~is_platform & ~keyid_ok):
                     finish(Status.INVALID_KEYID)
                 with m.Elif(is_platform & (algorithm !=
-                                           Algorithm.for_key_bits(config.platform_key_bits))):
+                                           Algorithm.for_key_bits(config.key_bits))):
                     finish(Status.INVALID_ENC_ALG)
                 with m.Elif(((command == Command.SET_KEY_DIRECT) |
                              (command == Command.SET_KEY_RANDOM)) & ~algorithm_ok):
@@ -461,8 +608,8 @@ class KeyControl(wiring.Component):
                 with m.Else():
                     m.next = "RETIRE"
             with m.State("ENTROPY"):
-                m.d.comb += self.entropy_ready.eq(1)
-                with m.If(self.entropy_valid):
+                m.d.comb += self.entropy.ready.eq(1)
+                with m.If(self.entropy.valid):
                     with m.If(is_256):
                         xor_entropy_word(entropy_index, 8)
                     with m.Else():
@@ -478,11 +625,11 @@ class KeyControl(wiring.Component):
                 schedule(is_256, "RETIRE")
             with m.State("RETIRE"):
                 m.d.comb += [
-                    self.retire_valid.eq(1),
-                    self.retire_keyid.eq(keyid),
-                    self.retire_all.eq(is_platform),
+                    self.retire.valid.eq(1),
+                    self.retire.keyid.eq(keyid),
+                    self.retire.all.eq(is_platform),
                 ]
-                with m.If(self.retire_done):
+                with m.If(self.retire.done):
                     m.next = "WRITE"
             with m.State("WRITE"):
                 with m.Switch(command):
@@ -506,23 +653,22 @@ class KeyControl(wiring.Component):
                         table.platform_entry.tweak_key.eq(tweak_key),
                         table.platform_entry.decrypt_key.eq(decrypt_key),
                     ]
-                    m.d.sync += platform_loaded.eq(1)
+                    m.d.sync += program.platform_loaded.eq(1)
                 with m.Else():
                     m.d.comb += [
                         table.write_en.eq(1),
                         table.write_keyid.eq(keyid),
                         table.write_entry.eq(new_entry),
                     ]
-                m.d.comb += programmed_event.eq(1)
+                m.d.comb += counters.keys_programmed.eq(1)
                 finish(Status.PROG_SUCCESS)
             with m.State("FINISH"):
                 m.d.comb += done_event.eq(1)
-                m.d.sync += [busy.eq(0), status_code.eq(result),
-                             field1.eq(0), field2.eq(0), decrypt_key.eq(0)]
+                m.d.sync += [program.busy.eq(0), program.status_code.eq(result)]
+                m.d.sync += self.key_material_cleared(program)
                 m.next = "IDLE"
 
-        with m.If(busy & command_register & initialised):
-            m.d.sync += ignored.eq(1)
-        with m.If(busy & doorbell):
-            m.d.sync += ignored.eq(1)
-        return m
+        with m.If(program.busy & program.command_register & program.initialised):
+            m.d.sync += program.ignored.eq(1)
+        with m.If(program.busy & program.doorbell):
+            m.d.sync += program.ignored.eq(1)

@@ -19,11 +19,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import MemcryptConfig
 from ..geometry import LINE_BITS, WORD_BITS, WORD_BYTES
-from ..regmap import PERF_EVENTS, FaultKind, FaultSource, KeyMode
+from ..regmap import ADDR_WIDTH, PERF_EVENTS, FaultKind, FaultSource, KeyMode
 
 __all__ = [
     "Response", "Burst",
-    "AXI4Signature", "AXI4LiteSignature",
+    "AXI4Signature", "AXI4LiteSignature", "RegisterPortSignature",
     "RetireSignature", "EntropySignature", "FaultRecord", "FaultSignature",
     "KeyEntry", "KeyLookupSignature", "PerfEventsSignature", "CacheEventsSignature",
     "CACHE_EVENT_COUNTERS",
@@ -113,6 +113,60 @@ class AXI4LiteSignature(wiring.Signature):
 
     def __repr__(self):
         return f"AXI4LiteSignature(addr_width={self.addr_width}, data_width={self.data_width})"
+
+
+class RegisterPortSignature(wiring.Signature):
+    """The register port behind a bus target, the target's view (the target starts every
+    access; the register file answers).
+
+    A write is one cycle with ``w_en`` high and ``w_addr``, ``w_data`` and ``w_strb``
+    (one bit per byte lane written) valid; the register file takes it in that cycle and
+    answers ``w_error`` (refused: no such register) combinationally in the same cycle. A
+    read is one cycle with ``r_en`` high and ``r_addr`` valid; the register file answers
+    ``r_data`` and ``r_error`` combinationally in that cycle, and may act on the read at
+    that clock edge (latch a counter's upper half). ``w_error``, ``r_data`` and ``r_error``
+    are only looked at while their ``_en`` is high. There is no backpressure: every access
+    completes in its cycle; a write and a read may come in the same cycle.
+
+    Parameters
+    ----------
+    addr_width : int
+        Byte address width, 1 to 64.
+    data_width : int
+        32 or 64.
+
+    Members
+    -------
+    w_en, w_addr, w_data, w_strb : Out ; w_error : In
+    r_en, r_addr : Out ; r_data, r_error : In
+    """
+
+    def __init__(self, *, addr_width, data_width=32):
+        self._addr_width = _require_width("Register port address width", addr_width,
+                                          range(1, 65))
+        self._data_width = _require_width("Register port data width", data_width, (32, 64))
+        super().__init__({
+            "w_en": Out(1), "w_addr": Out(addr_width), "w_data": Out(data_width),
+            "w_strb": Out(data_width // 8), "w_error": In(1),
+            "r_en": Out(1), "r_addr": Out(addr_width), "r_data": In(data_width),
+            "r_error": In(1),
+        })
+
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    @property
+    def data_width(self):
+        return self._data_width
+
+    def __eq__(self, other):
+        return (type(other) is type(self) and other.addr_width == self.addr_width
+                and other.data_width == self.data_width)
+
+    def __repr__(self):
+        return (f"RegisterPortSignature(addr_width={self.addr_width}, "
+                f"data_width={self.data_width})")
 
 
 class AXI4Signature(wiring.Signature):
@@ -256,14 +310,15 @@ class EntropySignature(wiring.Signature):
 
 
 class FaultRecord(data.StructLayout):
-    """A fault: the full ``address`` (KeyID bits included), its ``keyid``, the ``source``
-    (:class:`~memcrypt.regmap.FaultSource`) and ``kind`` (:class:`~memcrypt.regmap.FaultKind`),
-    and whether the access was a ``write``."""
+    """A fault: the ``address`` (a physical address, KeyID bits included, or a control
+    register offset), its ``keyid``, the ``source`` (:class:`~memcrypt.regmap.FaultSource`)
+    and ``kind`` (:class:`~memcrypt.regmap.FaultKind`), and whether the access was a
+    ``write``. The address is as wide as the wider of the two."""
 
     def __init__(self, config):
         _require_config(config)
         super().__init__({
-            "address": config.phys_addr_bits,
+            "address": max(config.phys_addr_bits, ADDR_WIDTH),
             "keyid": config.keyid_bits,
             "source": FaultSource,
             "kind": FaultKind,

@@ -13,8 +13,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..amaranth_private import reject_construction
 from ..config import MemcryptConfig, require_config
-from ..regmap import KeyMode
+from ..regmap import ADDR_WIDTH, Block, KeyMode
 from .control import KeyControl
+from .interfaces import (
+    AXI4LiteSignature,
+    EntropySignature,
+    FaultSignature,
+    PerfEventsSignature,
+    RetireSignature,
+)
 from .xts import XTSEngine
 
 __all__ = ["KeyedEngine"]
@@ -37,8 +44,9 @@ class KeyedEngine(wiring.Component):
 
     Members
     -------
-    s_axil_*, entropy_*, retire_*, fault_*, events, irq, ready :
-        As :class:`~memcrypt.gateware.control.KeyControl`.
+    s_axil, entropy, retire, fault, events, irq, ready :
+        :class:`~memcrypt.gateware.control.KeyControl`'s, joined to it (its CAP_BLOCKS
+        reads ENGINE).
     select_valid : In(1), select_keyid : In(keyid_bits)
         Look up a KeyID; its entry is held for the lines that follow.
     selected : Out(1)
@@ -46,7 +54,7 @@ class KeyedEngine(wiring.Component):
         ``select_valid``; low from ``select_valid`` until then). Lines are taken only
         while it is high. Select a new KeyID only while no line is offered; lines already
         taken keep their keys.
-    selected_mode : Out(2), selected_invalid : Out(1), selected_usable : Out(1)
+    selected_mode : Out(KeyMode), selected_invalid : Out(1), selected_usable : Out(1)
         The entry's mode (:class:`~memcrypt.regmap.KeyMode`), whether the KeyID has no
         storage, and whether its key fits the engine (PLATFORM or KEYED with ``key_bits``).
     i_line : In(stream: data 512, tweak 128, decrypt 1, tag 8)
@@ -66,22 +74,25 @@ class KeyedEngine(wiring.Component):
         self._key_bits = key_bits
         self._engine = XTSEngine(key_bits=key_bits, architecture=architecture,
                                  direction="both", tag_width=8, sbox=sbox)
-        control = KeyControl(config)
-        self._control = control
-        members = {name: member for name, member in control.signature.members.items()
-                   if not name.startswith(("lookup_", "result"))}
-        members.update({
+        self._control = KeyControl(config, blocks=Block.ENGINE)
+        super().__init__({
+            "s_axil": In(AXI4LiteSignature(addr_width=ADDR_WIDTH, data_width=32)),
+            "entropy": In(EntropySignature()),
+            "retire": Out(RetireSignature(keyid_bits=config.keyid_bits)),
+            "fault": In(FaultSignature(config)),
+            "events": In(PerfEventsSignature()),
+            "irq": Out(1),
+            "ready": Out(1),
             "select_valid": In(1),
             "select_keyid": In(config.keyid_bits),
             "selected": Out(1),
-            "selected_mode": Out(2),
+            "selected_mode": Out(KeyMode),
             "selected_invalid": Out(1),
             "selected_usable": Out(1),
             "i_line": In(stream.Signature(data.StructLayout(
                 {"data": 512, "tweak": 128, "decrypt": 1, "tag": 8}))),
             "o_line": Out(stream.Signature(data.StructLayout({"data": 512, "tag": 8}))),
         })
-        super().__init__(members)
 
     @property
     def config(self):
@@ -95,28 +106,31 @@ class KeyedEngine(wiring.Component):
         m = Module()
         m.submodules.control = control = self._control
         m.submodules.engine = engine = self._engine
-        for name, member in self.signature.members.items():
-            if hasattr(control, name):
-                ours, theirs = getattr(self, name), getattr(control, name)
-                m.d.comb += theirs.eq(ours) if member.flow == wiring.In else ours.eq(theirs)
+        wiring.connect(m, wiring.flipped(self.s_axil), control.s_axil)
+        wiring.connect(m, wiring.flipped(self.entropy), control.entropy)
+        wiring.connect(m, wiring.flipped(self.retire), control.retire)
+        wiring.connect(m, wiring.flipped(self.fault), control.fault)
+        wiring.connect(m, wiring.flipped(self.events), control.events)
+        m.d.comb += [self.irq.eq(control.irq), self.ready.eq(control.ready)]
 
         # Select: look the KeyID up and hold its entry.
+        lookup = control.lookup
         m.d.comb += [
-            control.lookup_valid.eq(self.select_valid),
-            control.lookup_keyid.eq(self.select_keyid),
+            lookup.valid.eq(self.select_valid),
+            lookup.keyid.eq(self.select_keyid),
         ]
-        entry = Signal.like(control.result)
-        fits = control.result.aes256 == (self._key_bits == 256)
+        entry = Signal.like(lookup.result)
+        fits = lookup.result.aes256 == (self._key_bits == 256)
         with m.If(self.select_valid):
             m.d.sync += self.selected.eq(0)
-        with m.Elif(control.result_valid):
+        with m.Elif(lookup.result_valid):
             m.d.sync += [
-                entry.eq(control.result),
+                entry.eq(lookup.result),
                 self.selected.eq(1),
-                self.selected_mode.eq(control.result.mode),
-                self.selected_invalid.eq(control.result_invalid),
-                self.selected_usable.eq(~control.result_invalid & fits &
-                                        (control.result.mode != KeyMode.NO_ENCRYPT)),
+                self.selected_mode.eq(lookup.result.mode),
+                self.selected_invalid.eq(lookup.result_invalid),
+                self.selected_usable.eq(~lookup.result_invalid & fits &
+                                        (lookup.result.mode != KeyMode.NO_ENCRYPT)),
             ]
 
         bits = self._key_bits

@@ -1,41 +1,37 @@
 """The key table: per KeyID, its mode and keys, looked up once per clock.
 
-Modelled on Intel TME-MK (see ``../shared/REFERENCES.md``): a KeyID never programmed, or
+Modelled on Intel TME-MK (see ``docs/references.md``): a KeyID never programmed, or
 cleared, uses the platform key; the platform key itself is drawn at reset (by
 :class:`memcrypt.gateware.control.KeyControl`) and lives in registers beside the table, so that
 ``CLEAR_KEY`` is a single write of the mode. Software never reads a key back: the table has
 no path to the control interface's read data.
 
-Each entry holds the mode (:class:`memcrypt.regmap.KeyMode`), the key size, the data key
-(key 1), the tweak key (key 2) and the data key's decryption start key (derived with
-:class:`memcrypt.gateware.aes.KeyScheduleUnit` when the key is programmed), so the AES-XTS engine
-can start a decryption at once. Keys narrower than the table's key fields are
+Each entry (:class:`~memcrypt.gateware.interfaces.KeyEntry`) holds the mode
+(:class:`memcrypt.regmap.KeyMode`), the key size, the data key (key 1), the tweak key (key 2)
+and the data key's decryption start key (derived with
+:class:`memcrypt.gateware.aes.KeyScheduleUnit` when the key is programmed), so the AES-XTS
+engine can start a decryption at once. Keys narrower than the table's key fields are
 zero-extended. Entries live in an ``amaranth.lib.memory.Memory``, so a 1,024-key table
 maps to block RAM.
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import MemcryptConfig, require_config
 from ..regmap import KeyMode
+from .interfaces import KeyEntry, KeyLookupSignature
 
 __all__ = ["key_entry_layout", "KeyTable", "LOOKUP_LATENCY"]
 
 LOOKUP_LATENCY = 3
 
 
-def key_entry_layout(config: MemcryptConfig) -> data.StructLayout:
-    """One KeyID's entry: ``mode`` (KeyMode), ``aes256`` (key size is 256 bits), and the
-    keys, each ``config.key_bits`` wide with byte k in bits 8k+7:8k."""
-    return data.StructLayout({
-        "mode": 2,
-        "aes256": 1,
-        "data_key": config.key_bits,
-        "tweak_key": config.key_bits,
-        "decrypt_key": config.key_bits,
-    })
+def key_entry_layout(config: MemcryptConfig) -> KeyEntry:
+    """One KeyID's entry (:class:`~memcrypt.gateware.interfaces.KeyEntry`) in a ``config``
+    build."""
+    return KeyEntry(config)
 
 
 class KeyTable(wiring.Component):
@@ -59,16 +55,14 @@ class KeyTable(wiring.Component):
 
     Members
     -------
-    lookup_valid : In(1), lookup_keyid : In(keyid_bits)
-        A lookup.
-    result_valid : Out(1), result_keyid : Out(keyid_bits), result : Out(key_entry_layout)
-        Its answer, ``LOOKUP_LATENCY`` cycles later. For a PLATFORM entry, ``result`` carries
-        the platform key (``mode`` stays PLATFORM).
-    result_invalid : Out(1)
-        The KeyID has no key storage.
-    write_en : In(1), write_keyid : In(keyid_bits), write_entry : In(key_entry_layout)
+    lookup : In(KeyLookupSignature(config))
+        Lookups (``lookup.valid``, ``lookup.keyid``) and their answers ``LOOKUP_LATENCY``
+        cycles later (``lookup.result_valid``, ``result_keyid``, ``result``,
+        ``result_invalid``: the KeyID has no key storage). For a PLATFORM entry,
+        ``result`` carries the platform key (``mode`` stays PLATFORM).
+    write_en : In(1), write_keyid : In(keyid_bits), write_entry : In(KeyEntry(config))
         Replace an entry (after ``ready``).
-    platform_write_en : In(1), platform_entry : In(key_entry_layout)
+    platform_write_en : In(1), platform_entry : In(KeyEntry(config))
         Load the platform key (its ``mode`` is ignored).
     ready : Out(1)
         The reset sweep is done.
@@ -76,14 +70,9 @@ class KeyTable(wiring.Component):
 
     def __init__(self, config: MemcryptConfig):
         self._config = require_config(self, config)
-        layout = key_entry_layout(config)
+        layout = KeyEntry(config)
         super().__init__({
-            "lookup_valid": In(1),
-            "lookup_keyid": In(config.keyid_bits),
-            "result_valid": Out(1),
-            "result_keyid": Out(config.keyid_bits),
-            "result": Out(layout),
-            "result_invalid": Out(1),
+            "lookup": In(KeyLookupSignature(config)),
             "write_en": In(1),
             "write_keyid": In(config.keyid_bits),
             "write_entry": In(layout),
@@ -99,7 +88,8 @@ class KeyTable(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self._config
-        layout = key_entry_layout(config)
+        lookup = self.lookup
+        layout = KeyEntry(config)
         m.submodules.entries = entries = memory.Memory(
             shape=layout, depth=config.num_keys, init=[], attrs={"ram_style": "block"})
         write = entries.write_port()
@@ -136,12 +126,12 @@ class KeyTable(wiring.Component):
         # stage 3 substitutes the platform key.
         lookup_invalid = Signal()
         if config.num_keys < 1 << config.keyid_bits:
-            m.d.comb += lookup_invalid.eq(self.lookup_keyid >= config.num_keys)
-        m.d.comb += read.addr.eq(self.lookup_keyid)
+            m.d.comb += lookup_invalid.eq(lookup.keyid >= config.num_keys)
+        m.d.comb += read.addr.eq(lookup.keyid)
         valid1, keyid1, invalid1 = Signal(), Signal(config.keyid_bits), Signal()
         m.d.sync += [
-            valid1.eq(self.lookup_valid),
-            keyid1.eq(self.lookup_keyid),
+            valid1.eq(lookup.valid),
+            keyid1.eq(lookup.keyid),
             invalid1.eq(lookup_invalid),
         ]
         valid2, keyid2, invalid2 = Signal(), Signal(config.keyid_bits), Signal()
@@ -163,9 +153,9 @@ class KeyTable(wiring.Component):
         with m.Else():
             m.d.comb += answer.eq(stored)
         m.d.sync += [
-            self.result_valid.eq(valid2),
-            self.result_keyid.eq(keyid2),
-            self.result_invalid.eq(invalid2),
-            self.result.eq(answer),
+            lookup.result_valid.eq(valid2),
+            lookup.result_keyid.eq(keyid2),
+            lookup.result_invalid.eq(invalid2),
+            lookup.result.eq(answer),
         ]
         return m

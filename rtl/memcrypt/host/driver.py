@@ -52,6 +52,7 @@ from ..regmap import (
     VERSION_MAJOR,
     VERSION_MINOR,
     Algorithm,
+    Block,
     Command,
     FaultKind,
     FaultSource,
@@ -190,11 +191,13 @@ class AsyncDriver:
 
         Raises :class:`DeviceError` if ID is not ``ID_VALUE`` ("MCRY") or the register map's
         major version is not the one this driver speaks. Returns a dict with ``id``,
-        ``version`` (major, minor), ``enc_algs`` (:class:`Algorithm`), ``keyid_shift`` and
-        the :class:`MemcryptConfig` parameters (``phys_addr_bits``, ``keyid_bits``,
-        ``num_keys``, ``mem_bytes``, ``key_sizes``, ``keyid0``, ``platform_key_loadable``,
-        ``entropy_timeout``, ``fault_log_depth``). If the driver was made without a
-        configuration, it adopts the one read here.
+        ``version`` (major, minor), ``enc_algs`` (:class:`Algorithm`), ``keyid_shift``,
+        ``blocks`` (:class:`~memcrypt.regmap.Block`: the blocks the build contains beside
+        the control block; a register or fault kind reserved for a block it lacks reads
+        zero or never comes) and the :class:`MemcryptConfig` parameters
+        (``phys_addr_bits``, ``keyid_bits``, ``num_keys``, ``mem_bytes``, ``key_sizes``,
+        ``keyid0``, ``platform_key_loadable``, ``entropy_timeout``, ``fault_log_depth``). If
+        the driver was made without a configuration, it adopts the one read here.
         """
         ident = await self.read("ID")
         if ident != ID_VALUE:
@@ -211,6 +214,7 @@ class AsyncDriver:
         mem_lo = await self.read("CAP_MEM_LO")
         mem_hi = await self.read("CAP_MEM_HI")
         entropy = await self.read("CAP_ENTROPY")
+        blocks = await self.read("CAP_BLOCKS")
         enc_algs = self.field("CAP_KEYS", "ENC_ALGS", keys)
         key_sizes = tuple(bits for bits in (128, 256)
                           if enc_algs & Algorithm.for_key_bits(bits))
@@ -230,6 +234,7 @@ class AsyncDriver:
             "fault_log_depth": self.field("CAP_ADDR", "FAULT_LOG_DEPTH", addr),
             "enc_algs": Algorithm(enc_algs),
             "keyid_shift": self.field("CAP_ADDR", "KEYID_SHIFT", addr),
+            "blocks": _blocks(self.field("CAP_BLOCKS", "BLOCKS", blocks)),
         }
         if not self._identified:
             params = {name: caps[name] for name in (
@@ -240,13 +245,13 @@ class AsyncDriver:
             except (TypeError, ValueError) as error:
                 raise DeviceError(f"the capability registers describe no valid build: "
                                   f"{error}") from None
-            if config.keyid_shift != caps["keyid_shift"]:
+            if config.stripped_bits != caps["keyid_shift"]:
                 raise DeviceError(f"CAP_ADDR.KEYID_SHIFT reads {caps['keyid_shift']}, but "
                                   f"{config.phys_addr_bits} address bits with "
                                   f"{config.keyid_bits} KeyID bits put it at "
-                                  f"{config.keyid_shift}")
+                                  f"{config.stripped_bits}")
             self.config = config
-            self.regmap = register_map(config)
+            self.regmap = register_map(config, caps["blocks"])
             self._identified = True
         return caps
 
@@ -475,6 +480,16 @@ def _mask(register):
     for f in register.fields:
         mask |= f.mask
     return mask
+
+
+def _blocks(bits):
+    defined = 0
+    for member in Block:
+        defined |= int(member)
+    if bits & ~defined:
+        raise DeviceError(f"CAP_BLOCKS.BLOCKS reads {bits:#x}, which names blocks this "
+                          f"driver does not know (defined: {defined:#x})")
+    return Block(bits)
 
 
 def _irq_bits(bits):

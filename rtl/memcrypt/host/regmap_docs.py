@@ -18,13 +18,17 @@ from pathlib import Path
 from .. import regmap as rm
 from ..config import MemcryptConfig
 from ..regmap import (
+    RESERVED_FAULT_KINDS,
     Access,
     Algorithm,
+    Block,
     Command,
+    CounterWord,
     FaultKind,
     FaultSource,
     Field,
     Irq,
+    KeyWord,
     Register,
     RegisterMap,
     Status,
@@ -111,6 +115,14 @@ _IRQ = {
     Irq.FAULT_OVERFLOW: "a fault was lost because the log was full",
 }
 
+_BLOCK = {
+    Block.CACHE: "the key-tagged cache",
+    Block.ENGINE: "the AES-XTS engine",
+    Block.HOST_PORT: "the host port",
+    Block.DMA_PORT: "the DMA port",
+    Block.MEMORY_PORT: "the memory port",
+}
+
 #: The enumerations the documents list, with their C prefix and their descriptions.
 ENUMS = (
     ("Command", Command, "CMD", _COMMAND),
@@ -119,6 +131,7 @@ ENUMS = (
     ("FaultKind", FaultKind, "FAULT_KIND", _FAULT_KIND),
     ("FaultSource", FaultSource, "FAULT_SOURCE", _FAULT_SOURCE),
     ("Irq", Irq, "IRQ", _IRQ),
+    ("Block", Block, "BLOCK", _BLOCK),
 )
 
 
@@ -148,11 +161,23 @@ def _config_parameters(config: MemcryptConfig) -> dict:
 
 def _derived(config: MemcryptConfig) -> dict:
     return {
-        "keyid_shift": config.keyid_shift,
         "stripped_bits": config.stripped_bits,
         "platform_keyid": config.platform_keyid,
         "first_programmable_keyid": config.first_programmable_keyid,
     }
+
+
+def _blocks(blocks: Block) -> str:
+    """``"the host port or the DMA port"``: the blocks of a reservation, in words."""
+    return " or ".join(_describe(_BLOCK, member) for member in _members(Block)
+                       if blocks & member)
+
+
+def _reserved_note(blocks: Block) -> str:
+    """The words marking a register or a value no block of this release produces."""
+    names = ", ".join(f"`{member.name}`" for member in _members(Block) if blocks & member)
+    return (f"**Reserved for {_blocks(blocks)}**: no block of this release produces it; it "
+            f"reads zero unless CAP_BLOCKS.BLOCKS has {names}.")
 
 
 def _hex(value: int, digits: int = 8) -> str:
@@ -300,7 +325,11 @@ def markdown(regmap: RegisterMap) -> str:
     add("| kind | name | meaning |")
     add("|---|---|---|")
     for member in _members(FaultKind):
-        add(f"| {member.value} | `{member.name}` | {_cell(_describe(_FAULT_KIND, member))} |")
+        meaning = _describe(_FAULT_KIND, member)
+        if member in RESERVED_FAULT_KINDS:
+            meaning += (f". **Reserved for {_blocks(RESERVED_FAULT_KINDS[member])}**: no "
+                        f"block of this release logs it")
+        add(f"| {member.value} | `{member.name}` | {_cell(meaning)} |")
     add("")
     add("| source | name | meaning |")
     add("|---|---|---|")
@@ -319,6 +348,25 @@ def markdown(regmap: RegisterMap) -> str:
     for member in _members(Irq):
         add(f"| {member.value.bit_length() - 1} | `{member.name}` | "
             f"{_cell(_describe(_IRQ, member))} |")
+    add("")
+
+    add("## Blocks (`CAP_BLOCKS`)")
+    add("")
+    add("`CAP_BLOCKS.BLOCKS` says which blocks the build contains beside the control block "
+        "(the top that instantiates the control block sets it: `memcrypt generate --top "
+        "control` reads 0, `--top keyed-engine` reads `ENGINE`). A register or fault kind "
+        "reserved for a block reads zero, or is never logged, in a build without it; in this "
+        "release no block produces them yet.")
+    add("")
+    add("| bit | name | block | reserved for it |")
+    add("|---|---|---|---|")
+    for member in _members(Block):
+        reserved = [f"`{register.name}`" for register in regmap
+                    if register.reserved_for & member]
+        reserved += [f"fault kind `{kind.name}`"
+                     for kind, blocks in RESERVED_FAULT_KINDS.items() if blocks & member]
+        add(f"| {member.value.bit_length() - 1} | `{member.name}` | "
+            f"{_cell(_describe(_BLOCK, member))} | {', '.join(reserved) or '—'} |")
     add("")
 
     add(f"## Capabilities of configuration {label}")
@@ -358,9 +406,12 @@ def markdown(regmap: RegisterMap) -> str:
     add("| offset | name | access | reset | description |")
     add("|---|---|---|---|---|")
     for register in regmap:
+        doc = register.doc
+        if register.reserved_for:
+            doc = f"Reserved for {_blocks(register.reserved_for)}. {doc}"
         add(f"| 0x{register.offset:03X} | [{register.name}](#{_anchor(register)}) | "
             f"{register.access.value.upper()} | {_hex(register.reset)} | "
-            f"{_cell(register.doc)} |")
+            f"{_cell(doc)} |")
     add("")
 
     add("## Registers")
@@ -370,6 +421,9 @@ def markdown(regmap: RegisterMap) -> str:
         add("")
         add(f"{register.access.value.upper()}, reset {_hex(register.reset)}. {register.doc}")
         add("")
+        if register.reserved_for:
+            add(_reserved_note(register.reserved_for))
+            add("")
         add("| bits | field | reset | description |")
         add("|---|---|---|---|")
         for field, low, high in _fields_with_gaps(register):
@@ -409,6 +463,10 @@ def _c_groups(regmap: RegisterMap):
             defines.append((f"{prefix}_{field.name}_SHIFT", f"{field.lsb}u"))
             defines.append((f"{prefix}_{field.name}_MASK", _c_hex(field.mask, 8)))
         summary = register.doc.split(". ")[0].rstrip(".")
+        if register.reserved_for:
+            defines.append((f"{prefix}_RESERVED_FOR", _c_hex(register.reserved_for, 2)))
+            summary += (f"; reserved for {_blocks(register.reserved_for)} (no block of this "
+                        f"release produces it; see MEMCRYPT_BLOCK_*)")
         groups.append((f"{register.name} ({register.access.value.upper()}): {summary}",
                        defines))
     for title, enum_class, prefix, table in ENUMS:
@@ -419,6 +477,10 @@ def _c_groups(regmap: RegisterMap):
                        [(f"MEMCRYPT_{prefix}_{member.name}",
                          _c_hex(member.value, 2) if flags else f"{int(member.value)}u")
                         for member in _members(enum_class)]))
+    groups.append(("Fault kinds reserved for a block no build of this release contains "
+                   "(MEMCRYPT_BLOCK_* bits)",
+                   [(f"MEMCRYPT_FAULT_KIND_{kind.name}_RESERVED_FOR", _c_hex(blocks, 2))
+                    for kind, blocks in RESERVED_FAULT_KINDS.items()]))
     seen = set()
     for _comment, defines in groups:
         for name, _value in defines:
@@ -472,7 +534,11 @@ def to_dict(regmap: RegisterMap) -> dict:
                    "derived": _derived(config)},
         "enums": {title: {member.name: int(member.value) for member in _members(enum_class)}
                   for title, enum_class, _prefix, _table in ENUMS},
-        "perf_events": [{"name": name, "doc": doc} for name, doc in rm.PERF_EVENTS],
+        "perf_events": [{"name": name, "doc": doc,
+                         "reserved_for": int(rm.RESERVED_EVENTS.get(name, rm.NO_BLOCKS))}
+                        for name, doc in rm.PERF_EVENTS],
+        "reserved_fault_kinds": {kind.name: int(blocks)
+                                 for kind, blocks in RESERVED_FAULT_KINDS.items()},
         "registers": [
             {
                 "name": register.name,
@@ -480,6 +546,13 @@ def to_dict(regmap: RegisterMap) -> dict:
                 "access": register.access.value,
                 "reset": register.reset,
                 "doc": register.doc,
+                "reserved_for": int(register.reserved_for),
+                "key_word": (None if register.key_word is None else
+                             {"field": register.key_word.field,
+                              "word": register.key_word.word}),
+                "counter": (None if register.counter is None else
+                            {"event": register.counter.event,
+                             "high": register.counter.high}),
                 "fields": [
                     {"name": field.name, "lsb": field.lsb, "width": field.width,
                      "mask": field.mask, "reset": field.reset, "doc": field.doc}
@@ -506,7 +579,10 @@ def from_json(text: str) -> RegisterMap:
     registers = [
         Register(r["name"], r["offset"], Access(r["access"]), r["doc"],
                  tuple(Field(f["name"], f["lsb"], f["width"], f["doc"], f["reset"])
-                       for f in r["fields"]))
+                       for f in r["fields"]),
+                 key_word=None if r["key_word"] is None else KeyWord(**r["key_word"]),
+                 counter=None if r["counter"] is None else CounterWord(**r["counter"]),
+                 reserved_for=Block(r["reserved_for"]))
         for r in data["registers"]
     ]
     return RegisterMap(config, registers)

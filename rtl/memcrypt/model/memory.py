@@ -14,7 +14,7 @@ behind the cache, and the reference semantics the cache must refine.
 
 import hashlib
 
-from ..geometry import LINE_BYTES
+from ..geometry import LINE_BYTES, LINE_OFFSET_BITS, WORD_BYTES, WORD_OFFSET_BITS
 
 __all__ = ["cipher", "EncryptedMemory", "Reference"]
 
@@ -42,18 +42,24 @@ class EncryptedMemory:
         self.lines[line] = cipher(keyid, line, plaintext)
 
 
+def _line_and_word_offset(address):
+    """The line of byte ``address`` and the offset in it of the word that holds the byte."""
+    offset = address & (LINE_BYTES - 1)
+    return address >> LINE_OFFSET_BITS, offset >> WORD_OFFSET_BITS << WORD_OFFSET_BITS
+
+
 class Reference:
     def __init__(self):
         self.memory = EncryptedMemory()
 
     def read(self, address, keyid):
-        line, offset = address >> 6, address & 0x30
-        return self.memory.fill(line, keyid)[offset:offset + 16]
+        line, offset = _line_and_word_offset(address)
+        return self.memory.fill(line, keyid)[offset:offset + WORD_BYTES]
 
     def write(self, address, keyid, strobe, data: bytes):
-        line, offset = address >> 6, address & 0x30
+        line, offset = _line_and_word_offset(address)
         plain = bytearray(self.memory.fill(line, keyid))
-        for k in range(16):
+        for k in range(WORD_BYTES):
             if strobe >> k & 1:
                 plain[offset + k] = data[k]
         self.memory.write_back(line, keyid, bytes(plain))
