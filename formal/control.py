@@ -8,7 +8,7 @@ faults, performance events and key-table lookups. Reset is asserted in the first
 No proof looks at a key's value, so yosys drops the key datapath (key-schedule unit, key
 registers, table key bits) from those problems by itself. The miter's covers do look at
 keys; there the key-schedule unit's S-box word (``ks_g``) is cut to a free value, as in
-:mod:`.key_schedule` (an over-approximation: the real values are one choice of the free
+:mod:`.aes_key_schedule` (an over-approximation: the real values are one choice of the free
 ones).
 
 ``control_prove`` -- **unbounded** (k-induction), one copy of the design:

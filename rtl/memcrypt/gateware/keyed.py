@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..amaranth_private import reject_construction
 from ..config import MemcryptConfig, require_config
+from ..geometry import LINE_BITS
 from ..regmap import ADDR_WIDTH, Block, KeyMode
 from .control import KeyControl
 from .interfaces import (
@@ -22,9 +23,12 @@ from .interfaces import (
     PerfEventsSignature,
     RetireSignature,
 )
-from .xts import XTSEngine
+from .xts import XTSEngine, xts_response_layout
 
 __all__ = ["KeyedEngine"]
+
+#: Width of the user tag carried with each line.
+TAG_WIDTH = 8
 
 
 class KeyedEngine(wiring.Component):
@@ -73,7 +77,7 @@ class KeyedEngine(wiring.Component):
                              f"{config.key_sizes}")
         self._key_bits = key_bits
         self._engine = XTSEngine(key_bits=key_bits, architecture=architecture,
-                                 direction="both", tag_width=8, sbox=sbox)
+                                 direction="both", tag_width=TAG_WIDTH, sbox=sbox)
         self._control = KeyControl(config, blocks=Block.ENGINE)
         super().__init__({
             "s_axil": In(AXI4LiteSignature(addr_width=ADDR_WIDTH, data_width=32)),
@@ -90,8 +94,8 @@ class KeyedEngine(wiring.Component):
             "selected_invalid": Out(1),
             "selected_usable": Out(1),
             "i_line": In(stream.Signature(data.StructLayout(
-                {"data": 512, "tweak": 128, "decrypt": 1, "tag": 8}))),
-            "o_line": Out(stream.Signature(data.StructLayout({"data": 512, "tag": 8}))),
+                {"data": LINE_BITS, "tweak": 128, "decrypt": 1, "tag": TAG_WIDTH}))),
+            "o_line": Out(stream.Signature(xts_response_layout(TAG_WIDTH))),
         })
 
     @property
@@ -145,9 +149,6 @@ class KeyedEngine(wiring.Component):
             request.tweak_key.eq(entry.tweak_key[:bits]),
             engine.i_stream.valid.eq(self.i_line.valid & self.selected & self.selected_usable),
             self.i_line.ready.eq(engine.i_stream.ready & self.selected & self.selected_usable),
-            self.o_line.payload.data.eq(engine.o_stream.payload.data),
-            self.o_line.payload.tag.eq(engine.o_stream.payload.tag),
-            self.o_line.valid.eq(engine.o_stream.valid),
-            engine.o_stream.ready.eq(self.o_line.ready),
         ]
+        wiring.connect(m, engine.o_stream, wiring.flipped(self.o_line))
         return m
