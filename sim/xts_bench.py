@@ -28,7 +28,7 @@ from collections import Counter
 
 import cocotb
 
-from memcrypt.geometry import BLOCKS_PER_LINE
+from memcrypt.geometry import BLOCK_BYTES, BLOCKS_PER_LINE, LINE_BITS, LINE_BYTES
 from memcrypt.model import golden, vectors
 from sim.bench_common import (
     BenchConfig,
@@ -56,14 +56,15 @@ class TB(CipherBench):
 
     def __init__(self, dut, seed):
         super().__init__(dut, seed, CONFIG,
-                         request_fields=[("data", 512), ("data_key", CONFIG.key_bits),
+                         request_fields=[("data", LINE_BITS), ("data_key", CONFIG.key_bits),
                                          ("tweak_key", CONFIG.key_bits), ("tweak", 128)],
-                         response_fields=[("data", 512)])
+                         response_fields=[("data", LINE_BITS)])
 
     def describe(self, payload: int) -> str:
         fields = self.responses.unpack(payload)
         line = golden.from_bus(fields["data"], golden.LINE_BYTES)
-        text = " ".join(line[i:i + 16].hex() for i in range(0, golden.LINE_BYTES, 16))
+        text = " ".join(line[i:i + BLOCK_BYTES].hex()
+                        for i in range(0, LINE_BYTES, BLOCK_BYTES))
         return f"line [{text}]" + self.describe_tag(fields)
 
     def submit(self, key1: bytes, key2: bytes, tweak: int, data: bytes, decrypt: bool,

@@ -60,17 +60,18 @@ def test_formal_list_marks_slow_and_negative_tasks():
         assert formal.depth_label(task) in rows[task.name], task.name
 
 
-def test_an_internal_error_shows_its_traceback(monkeypatch):
+def test_an_internal_error_shows_its_traceback(monkeypatch, tmp_path):
     """A ValueError that is not about the user's input propagates (Python prints it with
     its traceback); only bad input is a one-line error."""
     from memcrypt.flow import generate  # noqa: PLC0415
 
-    def broken_write_outputs(*args, **kwargs):
+    def broken_packed_ports(component):
         raise ValueError("an internal inconsistency")
 
-    monkeypatch.setattr(generate, "write_outputs", broken_write_outputs)
+    # The top is elaborated (written) before the broken step, so it is not left unused.
+    monkeypatch.setattr(generate, "packed_ports", broken_packed_ports)
     with pytest.raises(ValueError, match="an internal inconsistency"):
-        main(["generate", "--top", "aes", "--format", "v"])
+        main(["generate", "--top", "aes", "--format", "v", "-o", str(tmp_path)])
 
 
 def test_an_internal_error_in_a_formal_spec_shows_its_traceback(tmp_path):

@@ -52,8 +52,8 @@ class AlphaMultiplier(wiring.Component):
         ``tweak * alpha``, combinationally.
     """
 
-    tweak: In(128)
-    product: Out(128)
+    tweak: In(BLOCK_BITS)
+    product: Out(BLOCK_BITS)
 
     def elaborate(self, platform):
         m = Module()
@@ -69,7 +69,7 @@ def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
     :class:`memcrypt.gateware.aes.KeyScheduleUnit`) when decrypting; ``tweak_key`` is key 2.
     """
     fields = {"data": LINE_BITS, "data_key": key_bits, "tweak_key": key_bits,
-              "tweak": 128}
+              "tweak": BLOCK_BITS}
     if direction == Direction.BOTH:
         fields["decrypt"] = 1
     if tag_width:
@@ -152,7 +152,7 @@ class XTSEngine(CoreParameters, wiring.Component):
         both = self._direction == Direction.BOTH
 
         # Lines wait here while their tweak is encrypted.
-        pending_fields = {"data": 512, "data_key": self._key_bits, "decrypt": 1,
+        pending_fields = {"data": LINE_BITS, "data_key": self._key_bits, "decrypt": 1,
                           "tag": max(1, self._tag_width)}
         pending_layout = data.StructLayout(pending_fields)
         # (SyncFIFOBuffered of depth n is an n-1 deep memory plus an output register.)
@@ -181,14 +181,14 @@ class XTSEngine(CoreParameters, wiring.Component):
         ]
 
         # Sequencer: four masked blocks per line into the data core.
-        mask_layout = data.StructLayout({"mask": 128, "tag": max(1, self._tag_width)})
+        mask_layout = data.StructLayout({"mask": BLOCK_BITS, "tag": max(1, self._tag_width)})
         capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 2) + 1
         m.submodules.masks = masks = fifo.SyncFIFOBuffered(
             width=mask_layout.size, depth=capacity)
         line = data.View(pending_layout, pending.r_data)
         beat = Signal(range(BLOCKS_PER_LINE))
         next_tweak = Signal(128, reset_less=True)
-        mask = Signal(128)
+        mask = Signal(BLOCK_BITS)
         mask_in = Signal(mask_layout)
         feed = Signal()
         plaintext_blocks = Array(line.data.word_select(i, BLOCK_BITS)
@@ -219,10 +219,10 @@ class XTSEngine(CoreParameters, wiring.Component):
         out_beat = Signal(range(BLOCKS_PER_LINE))
         head_last = Signal()
         m.d.comb += head_last.eq(out_beat == BLOCKS_PER_LINE - 1)
-        result = Signal(128)
+        result = Signal(BLOCK_BITS)
         collected = Signal(BLOCK_BITS * (BLOCKS_PER_LINE - 1), reset_less=True)
         out_valid = Signal()
-        out_data = Signal(512, reset_less=True)
+        out_data = Signal(LINE_BITS, reset_less=True)
         out_tag = Signal(max(1, self._tag_width), reset_less=True)
         take = Signal()
         blocked = Signal()
