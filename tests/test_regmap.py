@@ -353,8 +353,8 @@ def test_registers_and_fault_kinds_without_a_producer_are_reserved():
         assert register.reserved_for == RESERVED_EVENTS.get(event, NO_BLOCKS), register.name
     assert regmap["PERF_DMA_READS_LO"].reserved_for == Block.DMA_PORT
     assert regmap["PERF_CACHE_HITS_LO"].reserved_for == NO_BLOCKS
-    assert set(RESERVED_FAULT_KINDS) == {FaultKind.OUT_OF_RANGE, FaultKind.DMA_MASK,
-                                         FaultKind.MEMORY_ERROR}
+    assert set(RESERVED_FAULT_KINDS) == {FaultKind.INVALID_KEYID, FaultKind.OUT_OF_RANGE,
+                                         FaultKind.DMA_MASK, FaultKind.MEMORY_ERROR}
     texts = render(MemcryptConfig())
     assert "**Reserved for the host port**" in texts["registers.md"]
     assert "`MEMORY_ERROR` | the memory answered with an error. **Reserved for the memory " \

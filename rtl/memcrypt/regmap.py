@@ -150,6 +150,7 @@ RESERVED_EVENTS = {
 
 #: Fault kinds no block of this release reports, and the blocks that will.
 RESERVED_FAULT_KINDS = {
+    FaultKind.INVALID_KEYID: Block.HOST_PORT | Block.DMA_PORT,
     FaultKind.OUT_OF_RANGE: Block.HOST_PORT | Block.DMA_PORT,
     FaultKind.DMA_MASK: Block.DMA_PORT,
     FaultKind.MEMORY_ERROR: Block.MEMORY_PORT,
