@@ -165,6 +165,19 @@ def _warnings_of_rejected(mark):
     return [str(warning.message) for warning in caught]
 
 
+def test_port_directions_name_the_ports_of_a_converted_top():
+    from amaranth.back import rtlil  # noqa: PLC0415
+
+    m = Module()
+    a, y = Signal(4), Signal(4)
+    m.d.comb += y.eq(a + 1)
+    text = rtlil.convert(m, name="top", ports={"s_in": (a, private.PortDirection.Input),
+                                               "s_out": (y, private.PortDirection.Output)})
+    wires = [line.split() for line in text.splitlines() if line.strip().startswith("wire")]
+    assert ["wire", "width", "4", "input", "0", "\\s_in"] in wires
+    assert ["wire", "width", "4", "output", "1", "\\s_out"] in wires
+
+
 def test_a_rejected_component_does_not_also_warn_it_was_unused():
     assert _warnings_of_rejected(mark=True) == []
     # The test can tell: without the mark, Amaranth warns when the half-built one is collected.

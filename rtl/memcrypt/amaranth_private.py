@@ -15,13 +15,16 @@ Amaranth fails that test by name instead of breaking a proof or a warning filter
   combinational read port added to a memory for a proof.
 * :data:`Property`: the class of ``Assert``/``Assume``/``Cover`` statements, to count the
   properties a specification states.
+* :data:`PortDirection`: the direction of a named port given to ``rtlil.convert(...,
+  ports={name: (signal, direction)})``, with which generated tops get their flat names.
 """
 
 from amaranth.hdl import C, Shape
 from amaranth.hdl._ast import Property
+from amaranth.hdl._ir import PortDirection
 from amaranth.hdl._mem import MemoryInstance
 
-__all__ = ["AMARANTH_CHECKED", "reject_construction", "Property", "is_memory",
+__all__ = ["AMARANTH_CHECKED", "reject_construction", "Property", "PortDirection", "is_memory",
            "memory_depth", "memory_width", "memory_is_written", "memory_read_data",
            "add_read_port", "assigned_signals", "used_signals"]
 

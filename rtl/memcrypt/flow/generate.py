@@ -11,7 +11,7 @@ from ..config import MemcryptConfig, preset
 from ..gateware.aes import AESIterative, AESPipeline, KeyScheduleUnit
 from ..gateware.cache import KeyTaggedCache
 from ..gateware.control import KeyControl
-from ..gateware.interfaces import flat_names, flat_top
+from ..gateware.interfaces import flat_names, flat_ports
 from ..gateware.keyed import KeyedEngine
 from ..gateware.xts import XTSEngine
 
@@ -108,7 +108,7 @@ def build_top(name: str, **params):
 
 def write_outputs(component, out_dir, name, formats=("v", "il")) -> dict:
     """Write ``name.v`` and/or ``name.il`` for ``component`` into ``out_dir``, its ports
-    flattened and named by :func:`memcrypt.gateware.interfaces.flat_top`.
+    named by :func:`memcrypt.gateware.interfaces.flat_ports`.
 
     Returns a mapping from format to the written path.
     """
@@ -119,13 +119,13 @@ def write_outputs(component, out_dir, name, formats=("v", "il")) -> dict:
     setup_environment()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    top = flat_top(component)
+    ports = flat_ports(component)
     written = {}
     for fmt in formats:
         if fmt == "v":
-            text = verilog.convert(top, name=name, emit_src=False)
+            text = verilog.convert(component, name=name, ports=ports, emit_src=False)
         elif fmt == "il":
-            text = rtlil.convert(top, name=name, emit_src=False)
+            text = rtlil.convert(component, name=name, ports=ports, emit_src=False)
         else:
             raise ValueError(f"unknown output format {fmt!r}; choose 'v' or 'il'")
         path = out_dir / f"{name}.{fmt}"

@@ -30,7 +30,7 @@ handshake, so back-to-back transactions run at one per three cycles per directio
 
 The bus is one member, ``s_axil`` (:class:`~memcrypt.gateware.interfaces.AXI4LiteSignature`);
 a generated top names its ports ``s_axil_awaddr`` and so on
-(:func:`~memcrypt.gateware.interfaces.flat_top`), so that cocotbext-axi
+(:func:`~memcrypt.gateware.interfaces.flat_ports`), so that cocotbext-axi
 (``AxiLiteBus.from_prefix(dut, "s_axil")``) and Vivado recognise the bus.
 """
 

@@ -6,17 +6,18 @@ manager, the requester of a lookup, the source of a stream); the other side hold
 flipped (``In(...)``). Each signature's docstring states the rules of its handshake.
 
 Flat AMBA names (``s_axil_awaddr``, ``m_axi_rdata``) exist only on generated tops:
-:func:`flat_top` makes them from these signatures, so that cocotbext-axi's
+:func:`flat_ports` makes them from these signatures, so that cocotbext-axi's
 ``AxiBus.from_prefix`` and Vivado's interface inference recognise the buses.
 
 Buses follow the AMBA AXI and ACE Protocol Specification, ARM IHI 0022E: Part A (AXI4) and
 Part B (AXI4-Lite).
 """
 
-from amaranth.hdl import Module, unsigned
+from amaranth.hdl import Value, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..amaranth_private import PortDirection
 from ..config import MemcryptConfig
 from ..geometry import LINE_BITS, WORD_BITS, WORD_BYTES
 from ..regmap import ADDR_WIDTH, PERF_EVENTS, FaultKind, FaultSource, KeyMode
@@ -29,7 +30,7 @@ __all__ = [
     "CACHE_EVENT_COUNTERS",
     "MaintOp", "WordRequest", "WordResponse", "FillRequest", "LineData", "WriteBack",
     "MaintRequest", "MaintDone",
-    "flat_names", "flat_top",
+    "flat_names", "flat_ports",
 ]
 
 
@@ -594,38 +595,19 @@ def flat_names(signature):
     return result
 
 
-class _FlatTop(wiring.Component):
-    """``inner`` with every port of its signature as one flat, named top-level port."""
-
-    def __init__(self, inner):
-        self._inner = inner
-        self._ports = flat_names(inner.signature)
-        members = {}
-        for name, _path, flow, member in self._ports:
-            members[name] = (Out if flow == wiring.Out else In)(member.shape,
-                                                               init=member.init)
-        super().__init__(members)
-
-    @property
-    def inner(self):
-        return self._inner
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.inner = self._inner
-        for name, path, flow, _member in self._ports:
-            value = self._inner
-            for part in path:
-                value = getattr(value, part)
-            ours = getattr(self, name)
-            m.d.comb += (ours.eq(value) if flow == wiring.Out else value.eq(ours))
-        return m
-
-
-def flat_top(component):
-    """A top for Verilog generation: ``component`` wrapped so that each of its ports is one
-    top-level port named by :func:`flat_names` (the AMBA buses keep their flat AMBA names,
-    ``s_axil_awaddr``)."""
+def flat_ports(component):
+    """The ports of a generated top for ``component``: ``{flat name: (signal, direction)}``,
+    named by :func:`flat_names`, for the ``ports=`` argument of Amaranth's ``rtlil.convert``
+    and ``verilog.convert``. The component itself is the top module, so the flat names cost
+    no wrapper and leave the synthesised netlist as it is (the AMBA buses keep their flat
+    AMBA names, ``s_axil_awaddr``)."""
     if not isinstance(component, wiring.Component):
-        raise TypeError(f"flat_top needs a wiring.Component, not {component!r}")
-    return _FlatTop(component)
+        raise TypeError(f"flat_ports needs a wiring.Component, not {component!r}")
+    ports = {}
+    for name, path, flow, _member in flat_names(component.signature):
+        value = component
+        for part in path:
+            value = getattr(value, part)
+        direction = PortDirection.Output if flow == wiring.Out else PortDirection.Input
+        ports[name] = (Value.cast(value), direction)
+    return ports
