@@ -61,7 +61,25 @@ def _require_width(what, value, allowed):
     return value
 
 
-class AXI4LiteSignature(wiring.Signature):
+class _Signature(wiring.Signature):
+    """A signature equal to another of its class with the same parameters (the read-only
+    properties named in ``_parameters``), and shown with them."""
+
+    _parameters = ()
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self._parameters)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __repr__(self):
+        shown = (f"{name}={value.name if isinstance(value, MemcryptConfig) else value!r}"
+                 for name, value in zip(self._parameters, self._values(), strict=True))
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class AXI4LiteSignature(_Signature):
     """AXI4-Lite, manager's view (IHI 0022E Part B).
 
     Five independent channels, each a VALID/READY handshake (A3.2.1): the source raises
@@ -88,6 +106,8 @@ class AXI4LiteSignature(wiring.Signature):
     rdata, rresp, rvalid : In ; rready : Out
     """
 
+    _parameters = ("addr_width", "data_width")
+
     def __init__(self, *, addr_width, data_width=32):
         self._addr_width = _require_width("AXI4-Lite address width", addr_width, range(1, 65))
         self._data_width = _require_width("AXI4-Lite data width", data_width, (32, 64))
@@ -108,15 +128,9 @@ class AXI4LiteSignature(wiring.Signature):
     def data_width(self):
         return self._data_width
 
-    def __eq__(self, other):
-        return (type(other) is type(self) and other.addr_width == self.addr_width
-                and other.data_width == self.data_width)
-
-    def __repr__(self):
-        return f"AXI4LiteSignature(addr_width={self.addr_width}, data_width={self.data_width})"
 
 
-class RegisterPortSignature(wiring.Signature):
+class RegisterPortSignature(_Signature):
     """The register port behind a bus target, the target's view (the target starts every
     access; the register file answers).
 
@@ -142,6 +156,8 @@ class RegisterPortSignature(wiring.Signature):
     r_en, r_addr : Out ; r_data, r_error : In
     """
 
+    _parameters = ("addr_width", "data_width")
+
     def __init__(self, *, addr_width, data_width=32):
         self._addr_width = _require_width("Register port address width", addr_width,
                                           range(1, 65))
@@ -161,16 +177,9 @@ class RegisterPortSignature(wiring.Signature):
     def data_width(self):
         return self._data_width
 
-    def __eq__(self, other):
-        return (type(other) is type(self) and other.addr_width == self.addr_width
-                and other.data_width == self.data_width)
-
-    def __repr__(self):
-        return (f"RegisterPortSignature(addr_width={self.addr_width}, "
-                f"data_width={self.data_width})")
 
 
-class AXI4Signature(wiring.Signature):
+class AXI4Signature(_Signature):
     """AXI4, manager's view (IHI 0022E Part A), all five channels.
 
     Handshakes as :class:`AXI4LiteSignature` (A3.2). A burst is AxLEN + 1 beats (1 to 256
@@ -198,6 +207,8 @@ class AXI4Signature(wiring.Signature):
     ar* (as aw*) : Out ; arready : In
     r* (id, data, resp, last, valid) : In ; rready : Out
     """
+
+    _parameters = ("addr_width", "data_width", "id_width")
 
     def __init__(self, *, addr_width, data_width, id_width=0):
         self._addr_width = _require_width("AXI4 address width", addr_width, range(12, 65))
@@ -236,13 +247,6 @@ class AXI4Signature(wiring.Signature):
     def id_width(self):
         return self._id_width
 
-    def __eq__(self, other):
-        return (type(other) is type(self) and other.addr_width == self.addr_width
-                and other.data_width == self.data_width and other.id_width == self.id_width)
-
-    def __repr__(self):
-        return (f"AXI4Signature(addr_width={self.addr_width}, data_width={self.data_width}, "
-                f"id_width={self.id_width})")
 
 
 # -- key management ---------------------------------------------------------------------------
@@ -253,7 +257,7 @@ def _require_config(config):
     return config
 
 
-class RetireSignature(wiring.Signature):
+class RetireSignature(_Signature):
     """"Write back and invalidate every cached line of a KeyID", requester's view (the key
     table's control block asks, the cache answers).
 
@@ -269,6 +273,8 @@ class RetireSignature(wiring.Signature):
     done : In(1)
     """
 
+    _parameters = ("keyid_bits",)
+
     def __init__(self, *, keyid_bits):
         self._keyid_bits = _require_width("KeyID width", keyid_bits, range(1, 16))
         super().__init__({
@@ -279,14 +285,9 @@ class RetireSignature(wiring.Signature):
     def keyid_bits(self):
         return self._keyid_bits
 
-    def __eq__(self, other):
-        return type(other) is type(self) and other.keyid_bits == self.keyid_bits
-
-    def __repr__(self):
-        return f"RetireSignature(keyid_bits={self.keyid_bits})"
 
 
-class EntropySignature(wiring.Signature):
+class EntropySignature(_Signature):
     """32-bit entropy words from a random source (a TRNG, or a testbench), source's view.
 
     A stream: the source raises ``valid`` with ``data`` and holds both until ``ready`` is
@@ -300,14 +301,11 @@ class EntropySignature(wiring.Signature):
     ready : In(1)
     """
 
+    _parameters = ()
+
     def __init__(self):
         super().__init__({"valid": Out(1), "data": Out(32), "ready": In(1)})
 
-    def __eq__(self, other):
-        return type(other) is type(self)
-
-    def __repr__(self):
-        return "EntropySignature()"
 
 
 class FaultRecord(data.StructLayout):
@@ -327,7 +325,7 @@ class FaultRecord(data.StructLayout):
         })
 
 
-class FaultSignature(wiring.Signature):
+class FaultSignature(_Signature):
     """Fault records for the fault log, source's view (the data path reports, the control
     block logs).
 
@@ -341,6 +339,8 @@ class FaultSignature(wiring.Signature):
     ready : In(1)
     """
 
+    _parameters = ("config",)
+
     def __init__(self, config):
         self._config = _require_config(config)
         super().__init__({"valid": Out(1), "record": Out(FaultRecord(config)), "ready": In(1)})
@@ -349,11 +349,6 @@ class FaultSignature(wiring.Signature):
     def config(self):
         return self._config
 
-    def __eq__(self, other):
-        return type(other) is type(self) and other.config == self.config
-
-    def __repr__(self):
-        return f"FaultSignature({self.config.name})"
 
 
 class KeyEntry(data.StructLayout):
@@ -373,7 +368,7 @@ class KeyEntry(data.StructLayout):
         })
 
 
-class KeyLookupSignature(wiring.Signature):
+class KeyLookupSignature(_Signature):
     """A key-table lookup and its answer, requester's view.
 
     The requester raises ``valid`` with ``keyid`` for one cycle per lookup; lookups may
@@ -389,6 +384,8 @@ class KeyLookupSignature(wiring.Signature):
     result_invalid : In(1)
     """
 
+    _parameters = ("config",)
+
     def __init__(self, config):
         self._config = _require_config(config)
         super().__init__({
@@ -401,11 +398,6 @@ class KeyLookupSignature(wiring.Signature):
     def config(self):
         return self._config
 
-    def __eq__(self, other):
-        return type(other) is type(self) and other.config == self.config
-
-    def __repr__(self):
-        return f"KeyLookupSignature({self.config.name})"
 
 
 # -- performance events -----------------------------------------------------------------------
@@ -421,7 +413,7 @@ CACHE_EVENT_COUNTERS = {
 }
 
 
-class CacheEventsSignature(wiring.Signature):
+class CacheEventsSignature(_Signature):
     """The key-tagged cache's event strobes, source's view: each is high for one cycle per
     event (:data:`CACHE_EVENT_COUNTERS` names the counter each feeds).
 
@@ -430,17 +422,14 @@ class CacheEventsSignature(wiring.Signature):
     hit, miss, write_back, alias_eviction, line_flushed : Out(1)
     """
 
+    _parameters = ()
+
     def __init__(self):
         super().__init__({name: Out(1) for name in CACHE_EVENT_COUNTERS})
 
-    def __eq__(self, other):
-        return type(other) is type(self)
-
-    def __repr__(self):
-        return "CacheEventsSignature()"
 
 
-class PerfEventsSignature(wiring.Signature):
+class PerfEventsSignature(_Signature):
     """The event strobes the control block counts, source's view: one member per counter
     of :data:`memcrypt.regmap.PERF_EVENTS` that the data path feeds (``keys_programmed``
     is counted inside the control block), each high for one cycle per event. The cache's
@@ -457,17 +446,14 @@ class PerfEventsSignature(wiring.Signature):
                          if name not in CACHE_EVENT_COUNTERS.values()
                          and name != "keys_programmed")
 
+    _parameters = ()
+
     def __init__(self):
         super().__init__({
             "cache": Out(CacheEventsSignature()),
             **{name: Out(1) for name in self.OTHER_EVENTS},
         })
 
-    def __eq__(self, other):
-        return type(other) is type(self)
-
-    def __repr__(self):
-        return "PerfEventsSignature()"
 
     @classmethod
     def strobe(cls, events, counter):
