@@ -279,12 +279,14 @@ class AreaBenchConfig:
 
     def describe(self):
         from ..config import preset  # noqa: PLC0415
-        from ..gateware.keytable import LOOKUP_LATENCY, key_entry_layout  # noqa: PLC0415
+        from ..gateware.interfaces import KeyEntry  # noqa: PLC0415
+        from ..geometry import LINE_BYTES  # noqa: PLC0415
+        from ..gateware.keytable import LOOKUP_LATENCY  # noqa: PLC0415
         build = preset(self.preset)
         if self.target == "cache":
-            return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * 64 // 1024} "
+            return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * LINE_BYTES // 1024} "
                     f"KiB, {build.keyid_bits}-bit KeyID")
-        return (f"{build.num_keys} keys, {build.num_keys * key_entry_layout(build).size} "
+        return (f"{build.num_keys} keys, {build.num_keys * KeyEntry(build).size} "
                 f"table bits, lookup {LOOKUP_LATENCY} clk")
 
 

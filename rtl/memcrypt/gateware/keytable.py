@@ -23,15 +23,9 @@ from ..config import MemcryptConfig, require_config
 from ..regmap import KeyMode
 from .interfaces import KeyEntry, KeyLookupSignature
 
-__all__ = ["key_entry_layout", "KeyTable", "LOOKUP_LATENCY"]
+__all__ = ["KeyTable", "LOOKUP_LATENCY"]
 
 LOOKUP_LATENCY = 3
-
-
-def key_entry_layout(config: MemcryptConfig) -> KeyEntry:
-    """One KeyID's entry (:class:`~memcrypt.gateware.interfaces.KeyEntry`) in a ``config``
-    build."""
-    return KeyEntry(config)
 
 
 class KeyTable(wiring.Component):
