@@ -280,8 +280,8 @@ class AreaBenchConfig:
     def describe(self):
         from ..config import preset  # noqa: PLC0415
         from ..gateware.interfaces import KeyEntry  # noqa: PLC0415
-        from ..geometry import LINE_BYTES  # noqa: PLC0415
         from ..gateware.keytable import LOOKUP_LATENCY  # noqa: PLC0415
+        from ..geometry import LINE_BYTES  # noqa: PLC0415
         build = preset(self.preset)
         if self.target == "cache":
             return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * LINE_BYTES // 1024} "
