@@ -284,8 +284,8 @@ class AreaBenchConfig:
         from ..geometry import LINE_BYTES  # noqa: PLC0415
         build = preset(self.preset)
         if self.target == "cache":
-            return (f"{self.ways} ways x {self.sets} sets, {self.ways * self.sets * LINE_BYTES // 1024} "
-                    f"KiB, {build.keyid_bits}-bit KeyID")
+            kib = self.ways * self.sets * LINE_BYTES // 1024
+            return f"{self.ways} ways x {self.sets} sets, {kib} KiB, {build.keyid_bits}-bit KeyID"
         return (f"{build.num_keys} keys, {build.num_keys * KeyEntry(build).size} "
                 f"table bits, lookup {LOOKUP_LATENCY} clk")
 
