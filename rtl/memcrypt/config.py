@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 
 from .geometry import LINE_BYTES, LINE_OFFSET_BITS
 
-__all__ = ["KEYID0_MODES", "MemcryptConfig", "PRESETS", "preset",
+__all__ = ["KEYID0_MODES", "ENGINES", "SBOXES", "MemcryptConfig", "PRESETS", "preset",
            "require_config"]
 
 KEYID0_MODES = ("platform", "plaintext")
+ENGINES = ("iterative", "pipelined")
+SBOXES = ("bram", "lut")
 _KEY_SIZES = (128, 256)
 
 
@@ -62,6 +64,23 @@ class MemcryptConfig:
         ``ENTROPY_ERROR``.
     fault_log_depth : int
         Fault records kept (a power of two, 2 to 256); more are counted as overflow.
+    cache_ways, cache_sets : int
+        The controller's key-tagged cache: 1 to 8 ways of ``cache_sets`` sets (a power of
+        two) of one 64-byte line each.
+    engine : str
+        The AES cores of the controller's AES-XTS engines: ``"iterative"`` (one round per
+        clock, small: the default build fits the LFE5U-85F with both key sizes) or
+        ``"pipelined"`` (one block per clock).
+    sbox : str
+        S-boxes of pipelined engines: ``"bram"`` or ``"lut"`` (ignored by iterative ones).
+    host_id_width, memory_id_width : int
+        AXI ID widths of the host port (0 to 32) and of the memory port (1 to 32).
+    memory_base : int
+        Byte address on the memory port of stripped address 0: a multiple of the 64-byte
+        line; ``memory_base + mem_bytes`` must fit in ``phys_addr_bits`` bits (the memory
+        port's address width).
+
+    The data width of both AXI4 ports is the line's word, 128 bits.
     """
 
     phys_addr_bits: int = 40
@@ -73,6 +92,13 @@ class MemcryptConfig:
     platform_key_loadable: bool = False
     entropy_timeout: int = 1024
     fault_log_depth: int = 16
+    cache_ways: int = 4
+    cache_sets: int = 64
+    engine: str = "iterative"
+    sbox: str = "bram"
+    host_id_width: int = 4
+    memory_id_width: int = 4
+    memory_base: int = 0
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -113,6 +139,28 @@ class MemcryptConfig:
         if self.fault_log_depth & (self.fault_log_depth - 1):
             raise ValueError(f"fault_log_depth must be a power of two, "
                              f"not {self.fault_log_depth}")
+        _require_int("cache_ways", self.cache_ways, 1, 8)
+        _require_int("cache_sets", self.cache_sets, 1, 1 << 16)
+        if self.cache_sets & (self.cache_sets - 1):
+            raise ValueError(f"cache_sets must be a power of two, not {self.cache_sets}")
+        if self.cache_sets > 1 << self.line_address_bits:
+            raise ValueError(f"cache_sets ({self.cache_sets}) exceeds the "
+                             f"{1 << self.line_address_bits} lines of the "
+                             f"{self.stripped_bits}-bit stripped address space")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.sbox not in SBOXES:
+            raise ValueError(f"sbox must be one of {', '.join(SBOXES)}, not {self.sbox!r}")
+        _require_int("host_id_width", self.host_id_width, 0, 32)
+        _require_int("memory_id_width", self.memory_id_width, 1, 32)
+        _require_int("memory_base", self.memory_base, 0)
+        if self.memory_base % LINE_BYTES:
+            raise ValueError(f"memory_base must be a multiple of {LINE_BYTES} (one line), "
+                             f"not {self.memory_base:#x}")
+        if self.memory_base + self.mem_bytes > 1 << self.phys_addr_bits:
+            raise ValueError(
+                f"memory_base + mem_bytes ({self.memory_base + self.mem_bytes:#x}) does not "
+                f"fit the {self.phys_addr_bits}-bit memory port address")
 
     # -- derived figures ---------------------------------------------------------------------
 
@@ -163,7 +211,7 @@ class MemcryptConfig:
         lines = [f"configuration {self.name}"]
         for key, value in asdict(self).items():
             if key != "name":
-                lines.append(f"  {key:22} {value:#x}" if key == "mem_bytes"
+                lines.append(f"  {key:22} {value:#x}" if key in ("mem_bytes", "memory_base")
                              else f"  {key:22} {value}")
         lines += [
             f"  {'keyid field':22} address bits [{self.phys_addr_bits - 1}:{self.stripped_bits}]",
@@ -171,6 +219,8 @@ class MemcryptConfig:
             f"  {'platform keyid':22} {self.platform_keyid}",
             f"  {'programmable keyids':22} {self.first_programmable_keyid}.."
             f"{self.num_keys - 1}",
+            f"  {'cache':22} {self.cache_ways} ways x {self.cache_sets} sets = "
+            f"{self.cache_ways * self.cache_sets * LINE_BYTES} bytes",
         ]
         return lines
 

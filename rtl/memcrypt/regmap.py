@@ -92,6 +92,7 @@ class FaultKind(hdl_enum.IntEnum, shape=4):
     DMA_MASK = 3             # DMA request above the device's DMA mask
     MEMORY_ERROR = 4         # the memory answered with an error
     BAD_CONTROL_ACCESS = 5   # control register offset not in the map
+    PROTOCOL_ERROR = 6       # a bus request AMBA forbids (a bad burst)
 
 
 class FaultSource(hdl_enum.IntEnum, shape=4):
@@ -106,6 +107,7 @@ class Irq(enum.IntFlag):
     COMMAND_DONE = 1 << 0    # a command finished (whatever its status)
     FAULT = 1 << 1           # a fault was logged
     FAULT_OVERFLOW = 1 << 2  # a fault was lost: the log was full
+    FLUSH_DONE = 1 << 3      # a flush (FLUSH_CTRL) finished
 
 
 class Block(enum.IntFlag):
@@ -140,20 +142,13 @@ PERF_EVENTS = (
 #: Performance counters no block of this release feeds, and the block that will: they
 #: read zero until a build contains it.
 RESERVED_EVENTS = {
-    "host_reads": Block.HOST_PORT,
-    "host_writes": Block.HOST_PORT,
     "dma_reads": Block.DMA_PORT,
     "dma_writes": Block.DMA_PORT,
-    "lines_encrypted": Block.MEMORY_PORT,
-    "lines_decrypted": Block.MEMORY_PORT,
 }
 
 #: Fault kinds no block of this release reports, and the blocks that will.
 RESERVED_FAULT_KINDS = {
-    FaultKind.INVALID_KEYID: Block.HOST_PORT | Block.DMA_PORT,
-    FaultKind.OUT_OF_RANGE: Block.HOST_PORT | Block.DMA_PORT,
     FaultKind.DMA_MASK: Block.DMA_PORT,
-    FaultKind.MEMORY_ERROR: Block.MEMORY_PORT,
 }
 
 #: The enumeration each enumerated field holds, by (register, field): the gateware gives
@@ -381,7 +376,7 @@ def register_map(config: MemcryptConfig, blocks: Block = NO_BLOCKS) -> RegisterM
              Field("KEYID", 0, 16, "KeyID of the access"),
              Field("SOURCE", 16, 4, "0 host, 1 DMA, 2 control"),
              Field("KIND", 24, 4, "1 INVALID_KEYID, 2 OUT_OF_RANGE, 3 DMA_MASK, "
-                   "4 MEMORY_ERROR, 5 BAD_CONTROL_ACCESS"),
+                   "4 MEMORY_ERROR, 5 BAD_CONTROL_ACCESS, 6 PROTOCOL_ERROR"),
              Field("WRITE", 28, 1, "the access was a write"),
              Field("VALID", 31, 1, "a record is present")),
         _reg("FAULT_POP", 0x114, "wt", "Writing 1 to POP removes the oldest record.",
@@ -390,11 +385,38 @@ def register_map(config: MemcryptConfig, blocks: Block = NO_BLOCKS) -> RegisterM
              "writing 1). irq is high while (IRQ_STATUS & IRQ_ENABLE) != 0.",
              Field("COMMAND_DONE", 0, 1, "a command finished"),
              Field("FAULT", 1, 1, "a fault was logged"),
-             Field("FAULT_OVERFLOW", 2, 1, "a fault was lost")),
+             Field("FAULT_OVERFLOW", 2, 1, "a fault was lost"),
+             Field("FLUSH_DONE", 3, 1, "a flush finished")),
         _reg("IRQ_ENABLE", 0x124, "rw", "Interrupt enables, bits as IRQ_STATUS.",
              Field("COMMAND_DONE", 0, 1, "enable"),
              Field("FAULT", 1, 1, "enable"),
-             Field("FAULT_OVERFLOW", 2, 1, "enable")),
+             Field("FAULT_OVERFLOW", 2, 1, "enable"),
+             Field("FLUSH_DONE", 3, 1, "enable")),
+        _reg("FLUSH_START_LO", 0x140, "rw", "First line of a FLUSH_CTRL.RANGE flush: stripped "
+             "byte address (KeyID bits excluded) bits 31:0; bits 5:0 are ignored.",
+             Field("VALUE", 0, 32, "address[31:0]"), reserved_for=Block.CACHE),
+        _reg("FLUSH_START_HI", 0x144, "rw", "First line of a range flush: address bits 63:32.",
+             Field("VALUE", 0, 32, "address[63:32]"), reserved_for=Block.CACHE),
+        _reg("FLUSH_END_LO", 0x148, "rw", "End of a range flush (exclusive): stripped byte "
+             "address bits 31:0; bits 5:0 are ignored. A 4 KiB page at P: START = P, "
+             "END = P + 0x1000.",
+             Field("VALUE", 0, 32, "address[31:0]"), reserved_for=Block.CACHE),
+        _reg("FLUSH_END_HI", 0x14C, "rw", "End of a range flush: address bits 63:32.",
+             Field("VALUE", 0, 32, "address[63:32]"), reserved_for=Block.CACHE),
+        _reg("FLUSH_CTRL", 0x150, "wt", "Writing starts a flush: every cached line in "
+             "[FLUSH_START, FLUSH_END) under any KeyID (RANGE), or every cached line (ALL), "
+             "is written back if dirty (encrypted under its KeyID) and invalidated. Ignored "
+             "while FLUSH_STATUS.BUSY (FLUSH_STATUS.IGNORED is then set); ALL wins over "
+             "RANGE.",
+             Field("RANGE", 0, 1, "flush the range"),
+             Field("ALL", 1, 1, "flush every line"), reserved_for=Block.CACHE),
+        _reg("FLUSH_STATUS", 0x154, "ro", "The last flush. It is complete (BUSY low) only "
+             "when memory has answered every write-back it caused.",
+             Field("BUSY", 0, 1, "a flush is running"),
+             Field("DONE", 1, 1, "the last flush finished (cleared by the next start)"),
+             Field("IGNORED", 2, 1, "a FLUSH_CTRL write came while busy and was ignored"),
+             Field("LINES", 16, 16, "lines the last flush invalidated"),
+             reserved_for=Block.CACHE),
         _reg("PERF_CTRL", 0x1F0, "wt", "Performance counter control.",
              Field("CLEAR", 0, 1, "writing 1 clears every counter")),
     ]

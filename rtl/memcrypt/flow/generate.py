@@ -11,6 +11,7 @@ from ..config import MemcryptConfig, preset
 from ..gateware.aes import AESIterative, AESPipeline, KeyScheduleUnit
 from ..gateware.cache import KeyTaggedCache
 from ..gateware.control import KeyControl
+from ..gateware.controller import Controller
 from ..gateware.interfaces import flat_names, flat_ports
 from ..gateware.keyed import KeyedEngine
 from ..gateware.xts import XTSEngine
@@ -66,6 +67,13 @@ def _configured(factory):
 
 
 TOPS = {
+    "controller": _Top(
+        "The memory-encryption controller: AXI4 host port s_axi, key-tagged cache, AES-XTS "
+        "engines keyed from the key table, AXI4 memory port m_axi, AXI4-Lite control s_axil "
+        "(memcrypt.gateware.controller.Controller); configuration parameters override the "
+        "preset",
+        {"config": "intel"},
+        _configured(Controller), configured=True),
     "engine": _Top(
         "AES-XTS line engine: tweak core + data core, 64-byte lines "
         "(memcrypt.gateware.xts.XTSEngine)",

@@ -52,6 +52,7 @@ States::
     reset --> INIT (one cycle per set: every tag and PLRU word cleared) --> IDLE
     IDLE --request--> TAG_READ --> LOOKUP --hit--> RESPOND --> IDLE
        LOOKUP --miss, victim clean or invalid--> FILL --> FILL_WAIT --> REFILL --> REPLAY
+       FILL_WAIT --fill answered with an error--> RESPOND (error, nothing installed)
        LOOKUP --miss or alias, victim dirty--> [WAIT_WB -->] EVICT (4 words) --> FILL ...
        REPLAY --> TAG_READ --> LOOKUP (now hits) --> RESPOND
     IDLE --retire / maintenance--> SCAN_READ --> SCAN_TAG --> SCAN_CHECK
@@ -84,7 +85,7 @@ from ..geometry import LINE_BITS, LINE_OFFSET_BITS, WORD_BITS, WORD_OFFSET_BITS,
 from .interfaces import (
     CacheEventsSignature,
     FillRequest,
-    LineData,
+    FillResponse,
     MaintDone,
     MaintOp,
     MaintRequest,
@@ -162,8 +163,10 @@ class KeyTaggedCache(wiring.Component):
         One per request, in order: the word read (a write answers with its ``write`` bit).
     fill_req : Out(stream.Signature(FillRequest(config)))
         Line fills: the stripped line address and the KeyID whose key decrypts it.
-    fill_resp : In(stream.Signature(LineData()))
-        The plaintext line, one per ``fill_req``, in order.
+    fill_resp : In(stream.Signature(FillResponse()))
+        The plaintext line, one per ``fill_req``, in order. A response with ``error`` is
+        not installed: the request that missed is answered with ``error`` (a write is not
+        performed) and the line stays out of the cache.
     wb : Out(stream.Signature(WriteBack(config)))
         Line write-backs: plaintext to encrypt under ``keyid``.
     maint : In(stream.Signature(MaintRequest(config)))
@@ -194,7 +197,7 @@ class KeyTaggedCache(wiring.Component):
             "req": In(stream.Signature(WordRequest(config))),
             "resp": Out(stream.Signature(WordResponse())),
             "fill_req": Out(stream.Signature(FillRequest(config))),
-            "fill_resp": In(stream.Signature(LineData())),
+            "fill_resp": In(stream.Signature(FillResponse())),
             "wb": Out(stream.Signature(WriteBack(config))),
             "maint": In(stream.Signature(MaintRequest(config))),
             "maint_done": Out(stream.Signature(MaintDone(ceil_log2(self._geometry.lines + 1)))),
@@ -398,9 +401,11 @@ class _Lookup:
             m.d.comb += self.plru_victim.eq(Mux(leaf < ways, leaf, leaf - ways))
 
         self.resp_data = Signal(WORD_BITS)
+        self.resp_error = Signal()       # the fill failed: answer with an error
         self.replayed = Signal()         # the lookup after a refill, not counted
         m.d.comb += [self.resp.payload.data.eq(self.resp_data),
-                     self.resp.payload.write.eq(req.write)]
+                     self.resp.payload.write.eq(req.write),
+                     self.resp.payload.error.eq(self.resp_error)]
 
     def plru_update(self, m, bits, used):
         """``bits`` with every node on the path to way ``used`` pointing away from it."""
@@ -475,6 +480,7 @@ class _Lookup:
         with m.State("RESPOND"):
             m.d.comb += self.resp.valid.eq(1)
             with m.If(self.resp.ready):
+                m.d.sync += self.resp_error.eq(0)
                 m.next = "IDLE"
 
 
@@ -579,7 +585,12 @@ class _FillEvict:
         with m.State("FILL_WAIT"):
             storage.read_set(m, req_set)
             m.d.comb += self.fill_resp.ready.eq(1)
-            with m.If(self.fill_resp.valid):
+            with m.If(self.fill_resp.valid & self.fill_resp.payload.error):
+                # Nothing installed: the victim's way stays invalid.
+                m.d.sync += [lookup.resp_data.eq(0), lookup.resp_error.eq(1),
+                             lookup.replayed.eq(0)]
+                m.next = "RESPOND"
+            with m.Elif(self.fill_resp.valid):
                 m.d.sync += [self.fill_buffer.eq(self.fill_resp.payload.data),
                              word_index.eq(0)]
                 m.next = "REFILL"

@@ -48,8 +48,9 @@ word is a view of :func:`register_layout`, so its fields are set by the names
 """
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal, Value, unsigned
-from amaranth.lib import data, fifo, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from ..amaranth_private import reject_construction
 from ..config import MemcryptConfig, require_config
@@ -79,6 +80,9 @@ from .interfaces import (
     FaultSignature,
     KeyEntry,
     KeyLookupSignature,
+    MaintDone,
+    MaintOp,
+    MaintRequest,
     PerfEventsSignature,
     RetireSignature,
 )
@@ -187,6 +191,25 @@ class _Interrupts:
         self.cleared = Signal(32, name="irq_clear")
 
 
+class _Flush:
+    """The flush registers (FLUSH_*) and the operation they start on the cache's
+    ``maint`` stream."""
+
+    def __init__(self, regmap):
+        self.start = Signal(64, name="flush_start")
+        self.end = Signal(64, name="flush_end")
+        self.status = Signal(register_layout(regmap["FLUSH_STATUS"]), name="flush_status")
+        self.requested = Signal(name="flush_requested")    # offered on ``maint``
+        self.range = Signal(name="flush_range")            # FLUSH_CTRL.RANGE written
+        self.all = Signal(name="flush_all")                # FLUSH_CTRL.ALL written
+        self.op = Signal(MaintOp, name="flush_op")
+
+
+def maint_done_layout(config):
+    """The cache's maintenance completion for the cache geometry of ``config``."""
+    return MaintDone(ceil_log2(config.cache_ways * config.cache_sets + 1))
+
+
 class KeyControl(wiring.Component):
     """The control interface with the key table behind it.
 
@@ -222,6 +245,12 @@ class KeyControl(wiring.Component):
         latency 3).
     ready : Out(1)
         The table is initialised and the platform key drawn.
+    maint : Out(stream.Signature(MaintRequest(config)))
+        Builds with ``Block.CACHE`` only: the flush FLUSH_CTRL starts (FLUSH_RANGE of the
+        line addresses of [FLUSH_START, FLUSH_END), or FLUSH_ALL).
+    maint_done : In(stream.Signature(maint_done_layout(config)))
+        Builds with ``Block.CACHE`` only: its completion (memory has answered every
+        write-back), with the lines invalidated.
 
     Raises
     ------
@@ -237,6 +266,12 @@ class KeyControl(wiring.Component):
             raise TypeError(f"blocks must be a memcrypt.regmap.Block flag, not {blocks!r}")
         self._blocks = blocks
         self._regmap = register_map(config, blocks)
+        maintenance = {}
+        if Block.CACHE in blocks:
+            maintenance = {
+                "maint": Out(stream.Signature(MaintRequest(config))),
+                "maint_done": In(stream.Signature(maint_done_layout(config))),
+            }
         super().__init__({
             "s_axil": In(AXI4LiteSignature(addr_width=ADDR_WIDTH, data_width=32)),
             "entropy": In(EntropySignature()),
@@ -246,6 +281,7 @@ class KeyControl(wiring.Component):
             "irq": Out(1),
             "lookup": In(KeyLookupSignature(config)),
             "ready": Out(1),
+            **maintenance,
         })
 
     @property
@@ -273,7 +309,8 @@ class KeyControl(wiring.Component):
         log = self.fault_log(m)
         counters = self.performance_counters(m)
         interrupts = self.interrupts(m, log)
-        self.register_file(m, bus.reg, program, log, counters, interrupts)
+        flush = self.flush(m, interrupts) if Block.CACHE in self._blocks else None
+        self.register_file(m, bus.reg, program, log, counters, interrupts, flush)
         self.command_sequencer(m, program, table, counters, interrupts)
         m.d.comb += self.ready.eq(program.initialised)
         return m
@@ -343,9 +380,51 @@ class KeyControl(wiring.Component):
                                   irq.raised.as_value())
         return irq
 
+    # -- the flush registers ------------------------------------------------------------------
+
+    def flush(self, m, irq):
+        """FLUSH_CTRL starts a flush on ``maint`` unless one runs; FLUSH_STATUS follows it
+        to ``maint_done``, which raises IRQ_STATUS.FLUSH_DONE. A range's ends are line
+        addresses (the byte addresses without their 6 low bits), clipped to the stripped
+        address space."""
+        config = self._config
+        flush = _Flush(self._regmap)
+        line_bits = config.line_address_bits
+        top = 1 << line_bits
+        start_line = flush.start[6:]
+        end_line = flush.end[6:]
+        request = self.maint.payload
+        m.d.comb += [
+            self.maint.valid.eq(flush.requested),
+            request.op.eq(flush.op),
+            request.start.eq(Mux(start_line >= top, 0, start_line[:line_bits])),
+            request.end.eq(Mux(start_line >= top, 0,
+                               Mux(end_line >= top, top, end_line[:line_bits + 1]))),
+            self.maint_done.ready.eq(flush.status.busy & ~flush.requested),
+            irq.raised.flush_done.eq(self.maint_done.valid & self.maint_done.ready),
+        ]
+        with m.If(self.maint.valid & self.maint.ready):
+            m.d.sync += flush.requested.eq(0)
+        with m.If(self.maint_done.valid & self.maint_done.ready):
+            m.d.sync += [flush.status.busy.eq(0), flush.status.done.eq(1),
+                         flush.status.lines.eq(self.maint_done.payload.lines)]
+        with m.If(flush.range | flush.all):
+            with m.If(flush.status.busy):
+                m.d.sync += flush.status.ignored.eq(1)
+            with m.Else():
+                m.d.sync += [
+                    flush.requested.eq(1),
+                    flush.op.eq(Mux(flush.all, MaintOp.FLUSH_ALL, MaintOp.FLUSH_RANGE)),
+                    flush.status.busy.eq(1),
+                    flush.status.done.eq(0),
+                    flush.status.ignored.eq(0),
+                    flush.status.lines.eq(0),
+                ]
+        return flush
+
     # -- the register file --------------------------------------------------------------------
 
-    def register_file(self, m, reg, program, log, counters, irq):
+    def register_file(self, m, reg, program, log, counters, irq, flush):
         """The registers behind the bus target's register port ``reg``: reads of every
         register of the map, the writes of RW registers, key fields and triggers, and a
         BAD_CONTROL_ACCESS fault for an offset not in the map (answered SLVERR)."""
@@ -377,6 +456,12 @@ class KeyControl(wiring.Component):
             "IRQ_STATUS": irq.status,
             "IRQ_ENABLE": irq.enable,
         }
+        if flush is not None:
+            readable.update({
+                "FLUSH_START_LO": flush.start[:32], "FLUSH_START_HI": flush.start[32:],
+                "FLUSH_END_LO": flush.end[:32], "FLUSH_END_HI": flush.end[32:],
+                "FLUSH_STATUS": flush.status,
+            })
 
         # Reads.
         r_word = reg.r_addr[2:]
@@ -397,6 +482,8 @@ class KeyControl(wiring.Component):
                                     count[32:])
                     elif register.name in readable:
                         m.d.comb += reg.r_data.eq(readable[register.name])
+                    elif register.reserved_for and not register.reserved_for & self._blocks:
+                        m.d.comb += reg.r_data.eq(0)      # a block this build lacks
                     else:
                         if register.access != Access.RO:
                             raise AssertionError(f"{register.name} has no read value")
@@ -445,11 +532,27 @@ class KeyControl(wiring.Component):
                                                      _strobed(irq.enable, wdata, wstrb))
                         elif name == "PERF_CTRL":
                             m.d.comb += counters.clear.eq(written(register, "CLEAR"))
+                        elif flush is not None and name.startswith("FLUSH_"):
+                            self._flush_write(m, flush, register, wdata, wstrb, written)
                         # Read-only registers: the write is ignored (OKAY).
                 with m.Default():
                     m.d.comb += reg.w_error.eq(1)
                     m.d.sync += self._bad_access(log.bad_write, log.bad_write_valid,
                                                  reg.w_addr, write=True)
+
+    @staticmethod
+    def _flush_write(m, flush, register, wdata, wstrb, written):
+        """A write to one of the FLUSH_* registers."""
+        name = register.name
+        if name == "FLUSH_CTRL":
+            m.d.comb += [flush.range.eq(written(register, "RANGE")),
+                         flush.all.eq(written(register, "ALL"))]
+            return
+        if name == "FLUSH_STATUS":
+            return                                         # read-only
+        value = flush.start if name.startswith("FLUSH_START") else flush.end
+        half = value[32:] if name.endswith("_HI") else value[:32]
+        m.d.sync += half.eq(_strobed(half, wdata, wstrb))
 
     @staticmethod
     def _bad_access(record, valid, address, *, write):

@@ -28,7 +28,7 @@ __all__ = [
     "RetireSignature", "EntropySignature", "FaultRecord", "FaultSignature",
     "KeyEntry", "KeyLookupSignature", "PerfEventsSignature", "CacheEventsSignature",
     "CACHE_EVENT_COUNTERS",
-    "MaintOp", "WordRequest", "WordResponse", "FillRequest", "LineData", "WriteBack",
+    "MaintOp", "WordRequest", "WordResponse", "FillRequest", "FillResponse", "WriteBack",
     "MaintRequest", "MaintDone",
     "flat_names", "flat_ports",
 ]
@@ -494,10 +494,11 @@ class WordRequest(data.StructLayout):
 
 class WordResponse(data.StructLayout):
     """The answer to a :class:`WordRequest`: the word read (a write answers with its
-    ``write`` bit set)."""
+    ``write`` bit set); ``error``: the line could not be filled (memory answered an error),
+    the word read is zero and a write was not performed."""
 
     def __init__(self):
-        super().__init__({"data": WORD_BITS, "write": 1})
+        super().__init__({"data": WORD_BITS, "write": 1, "error": 1})
 
 
 class FillRequest(data.StructLayout):
@@ -509,11 +510,12 @@ class FillRequest(data.StructLayout):
         super().__init__({"line": config.line_address_bits, "keyid": config.keyid_bits})
 
 
-class LineData(data.StructLayout):
-    """One 64-byte line, byte k in bits 8k+7:8k."""
+class FillResponse(data.StructLayout):
+    """A filled 64-byte line, byte k in bits 8k+7:8k; ``error``: memory answered the fill
+    with an error, ``data`` is meaningless and the line must not be installed."""
 
     def __init__(self):
-        super().__init__({"data": LINE_BITS})
+        super().__init__({"data": LINE_BITS, "error": 1})
 
 
 class WriteBack(data.StructLayout):

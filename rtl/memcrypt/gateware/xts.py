@@ -27,7 +27,7 @@ from .aes import (
 )
 
 __all__ = ["mul_alpha", "AlphaMultiplier", "XTSEngine", "xts_request_layout",
-           "xts_response_layout", "ARCHITECTURES"]
+           "xts_tweak_layout", "xts_response_layout", "ARCHITECTURES"]
 
 ARCHITECTURES = ("pipelined", "iterative")
 
@@ -77,6 +77,14 @@ def xts_request_layout(key_bits: int, direction: Direction, tag_width: int):
     return data.StructLayout(fields)
 
 
+def xts_tweak_layout(key_bits: int, direction: Direction, tag_width: int):
+    """The first part of a line for an engine with ``early_tweak``: every field of
+    :func:`xts_request_layout` but ``data``."""
+    fields = dict(xts_request_layout(key_bits, direction, tag_width).members)
+    del fields["data"]
+    return data.StructLayout(fields)
+
+
 def xts_response_layout(tag_width: int):
     """The transformed line and its request's tag (no ``tag`` field when ``tag_width`` is 0)."""
     fields = {"data": LINE_BITS}
@@ -110,15 +118,24 @@ class XTSEngine(CoreParameters, wiring.Component):
         S-box style of the pipelined tweak core; ``None`` (default) takes ``sbox``. Two
         block-RAM pipelines need 212 of the LFE5U-85F's 208 block RAMs: ``tweak_sbox="lut"``
         puts the encrypt-only tweak core in logic instead.
+    early_tweak : bool
+        Take each line in two parts on two streams: its tweak and keys on ``i_tweak``
+        (:func:`xts_tweak_layout`), its data later on ``i_stream`` (a ``data`` field only),
+        so that the tweak is encrypted while the data is still on its way (a fill's tweak
+        while memory is being read). The n-th data pairs with the n-th tweak; the two
+        streams are independent handshakes.
 
     Members
     -------
     i_stream : In(stream.Signature(xts_request_layout(...)))
+        The lines (only their ``data`` with ``early_tweak``).
+    i_tweak : In(stream.Signature(xts_tweak_layout(...)))
+        ``early_tweak`` only: the lines' tweaks, keys, directions and tags.
     o_stream : Out(stream.Signature(xts_response_layout(tag_width)))
     """
 
     def __init__(self, *, key_bits=128, architecture="pipelined", direction="both",
-                 tag_width=8, sbox="bram", tweak_sbox=None):
+                 tag_width=8, sbox="bram", tweak_sbox=None, early_tweak=False):
         with rejecting_parameters(self):
             key_bits, direction, tag_width = _check_parameters(key_bits, direction, tag_width)
             if architecture not in ARCHITECTURES:
@@ -126,6 +143,7 @@ class XTSEngine(CoreParameters, wiring.Component):
                                  f"not {architecture!r}")
         self._key_bits, self._direction, self._tag_width = key_bits, direction, tag_width
         self._architecture = architecture
+        self._early_tweak = bool(early_tweak)
         if architecture == "pipelined":
             self._tweak_core = AESPipeline(key_bits=key_bits, direction="encrypt",
                                            tag_width=0,
@@ -135,9 +153,17 @@ class XTSEngine(CoreParameters, wiring.Component):
         else:
             self._tweak_core = AESIterative(key_bits=key_bits, direction="encrypt", tag_width=0)
             self._data_core = AESIterative(key_bits=key_bits, direction=direction, tag_width=0)
+        if self._early_tweak:
+            members = {
+                "i_tweak": In(stream.Signature(xts_tweak_layout(key_bits, direction,
+                                                                tag_width))),
+                "i_stream": In(stream.Signature(data.StructLayout({"data": LINE_BITS}))),
+            }
+        else:
+            members = {"i_stream": In(stream.Signature(
+                xts_request_layout(key_bits, direction, tag_width)))}
         super().__init__({
-            "i_stream": In(stream.Signature(
-                xts_request_layout(key_bits, direction, tag_width))),
+            **members,
             "o_stream": Out(stream.Signature(xts_response_layout(tag_width))),
         })
 
@@ -162,30 +188,18 @@ class XTSEngine(CoreParameters, wiring.Component):
             pending_depth = (tweak_core.latency + BLOCKS_PER_LINE) // BLOCKS_PER_LINE + 3
         else:
             pending_depth = 3
-        m.submodules.pending = pending = fifo.SyncFIFOBuffered(
-            width=pending_layout.size, depth=pending_depth)
-        request = self.i_stream.payload
-        pending_in = Signal(pending_layout)
-        m.d.comb += [
-            pending_in.data.eq(request.data),
-            pending_in.data_key.eq(request.data_key),
-            pending_in.decrypt.eq(request.decrypt if both else
-                                  int(self._direction == Direction.DECRYPT)),
-            pending_in.tag.eq(request.tag if self._tag_width else 0),
-            pending.w_data.eq(pending_in.as_value()),
-            tweak_core.i_stream.payload.block.eq(request.tweak),
-            tweak_core.i_stream.payload.key.eq(request.tweak_key),
-            tweak_core.i_stream.valid.eq(self.i_stream.valid & pending.w_rdy),
-            pending.w_en.eq(self.i_stream.valid & tweak_core.i_stream.ready),
-            self.i_stream.ready.eq(tweak_core.i_stream.ready & pending.w_rdy),
-        ]
+        if self._early_tweak:
+            line, pending_ready, pending_take = self._early_tweak_input(
+                m, tweak_core, pending_layout, pending_depth, both)
+        else:
+            line, pending_ready, pending_take = self._line_input(
+                m, tweak_core, pending_layout, pending_depth, both)
 
         # Sequencer: four masked blocks per line into the data core.
         mask_layout = data.StructLayout({"mask": BLOCK_BITS, "tag": max(1, self._tag_width)})
         capacity = (data_core.fifo_depth if isinstance(data_core, AESPipeline) else 2) + 1
         m.submodules.masks = masks = fifo.SyncFIFOBuffered(
             width=mask_layout.size, depth=capacity)
-        line = data.View(pending_layout, pending.r_data)
         beat = Signal(range(BLOCKS_PER_LINE))
         next_tweak = Signal(128, reset_less=True)
         mask = Signal(BLOCK_BITS)
@@ -198,14 +212,14 @@ class XTSEngine(CoreParameters, wiring.Component):
             mask.eq(Mux(beat.any(), next_tweak, tweak_core.o_stream.payload.block)),
             data_core.i_stream.payload.block.eq(plaintext_blocks[beat] ^ mask),
             data_core.i_stream.payload.key.eq(line.data_key),
-            data_core.i_stream.valid.eq(tweak_core.o_stream.valid & pending.r_rdy & masks.w_rdy),
+            data_core.i_stream.valid.eq(tweak_core.o_stream.valid & pending_ready & masks.w_rdy),
             feed.eq(data_core.i_stream.valid & data_core.i_stream.ready),
             mask_in.mask.eq(mask),
             mask_in.tag.eq(line.tag),
             masks.w_data.eq(mask_in.as_value()),
             masks.w_en.eq(feed),
             tweak_core.o_stream.ready.eq(feed & last_beat),
-            pending.r_en.eq(feed & last_beat),
+            pending_take.eq(feed & last_beat),
         ]
         if both:
             m.d.comb += data_core.i_stream.payload.decrypt.eq(line.decrypt)
@@ -248,3 +262,72 @@ class XTSEngine(CoreParameters, wiring.Component):
             with m.Else():
                 m.d.sync += collected.eq(Cat(collected[128:], result))
         return m
+
+    def _line_input(self, m, tweak_core, pending_layout, pending_depth, both):
+        """Whole lines on ``i_stream``: the tweak enters the tweak core as the rest of the
+        line enters the pending FIFO, in one handshake. Returns the pending line (a view),
+        its ready signal and the signal that takes it."""
+        m.submodules.pending = pending = fifo.SyncFIFOBuffered(
+            width=pending_layout.size, depth=pending_depth)
+        request = self.i_stream.payload
+        pending_in = Signal(pending_layout)
+        m.d.comb += [
+            pending_in.data.eq(request.data),
+            pending_in.data_key.eq(request.data_key),
+            pending_in.decrypt.eq(request.decrypt if both else
+                                  int(self._direction == Direction.DECRYPT)),
+            pending_in.tag.eq(request.tag if self._tag_width else 0),
+            pending.w_data.eq(pending_in.as_value()),
+            tweak_core.i_stream.payload.block.eq(request.tweak),
+            tweak_core.i_stream.payload.key.eq(request.tweak_key),
+            tweak_core.i_stream.valid.eq(self.i_stream.valid & pending.w_rdy),
+            pending.w_en.eq(self.i_stream.valid & tweak_core.i_stream.ready),
+            self.i_stream.ready.eq(tweak_core.i_stream.ready & pending.w_rdy),
+        ]
+        take = Signal()
+        m.d.comb += pending.r_en.eq(take)
+        return data.View(pending_layout, pending.r_data), pending.r_rdy, take
+
+    def _early_tweak_input(self, m, tweak_core, pending_layout, pending_depth, both):
+        """Lines in two parts: ``i_tweak`` (tweak and keys) enters the tweak core and a
+        FIFO of keys, ``i_stream`` (the data) a FIFO of data; a line is pending when both
+        FIFOs hold their part."""
+        keys_fields = dict(pending_layout.members)
+        del keys_fields["data"]
+        keys_layout = data.StructLayout(keys_fields)
+        # Tweaks may run ahead of their data by what the tweak core holds.
+        keys_depth = pending_depth + (tweak_core.fifo_depth
+                                      if self._architecture == "pipelined" else 2)
+        m.submodules.pending_keys = keys = fifo.SyncFIFOBuffered(
+            width=keys_layout.size, depth=keys_depth)
+        m.submodules.pending_data = datas = fifo.SyncFIFOBuffered(
+            width=LINE_BITS, depth=pending_depth)
+        request = self.i_tweak.payload
+        keys_in = Signal(keys_layout)
+        m.d.comb += [
+            keys_in.data_key.eq(request.data_key),
+            keys_in.decrypt.eq(request.decrypt if both else
+                               int(self._direction == Direction.DECRYPT)),
+            keys_in.tag.eq(request.tag if self._tag_width else 0),
+            keys.w_data.eq(keys_in.as_value()),
+            tweak_core.i_stream.payload.block.eq(request.tweak),
+            tweak_core.i_stream.payload.key.eq(request.tweak_key),
+            tweak_core.i_stream.valid.eq(self.i_tweak.valid & keys.w_rdy),
+            keys.w_en.eq(self.i_tweak.valid & tweak_core.i_stream.ready),
+            self.i_tweak.ready.eq(tweak_core.i_stream.ready & keys.w_rdy),
+            datas.w_data.eq(self.i_stream.payload.data),
+            datas.w_en.eq(self.i_stream.valid),
+            self.i_stream.ready.eq(datas.w_rdy),
+        ]
+        line = Signal(pending_layout)
+        head = data.View(keys_layout, keys.r_data)
+        take = Signal()
+        m.d.comb += [
+            line.data.eq(datas.r_data),
+            line.data_key.eq(head.data_key),
+            line.decrypt.eq(head.decrypt),
+            line.tag.eq(head.tag),
+            keys.r_en.eq(take),
+            datas.r_en.eq(take),
+        ]
+        return line, keys.r_rdy & datas.r_rdy, take
