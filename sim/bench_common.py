@@ -19,9 +19,10 @@ file in the build folder (:func:`record_results`), which the pytest side prints 
 """
 
 import json
+import logging
 import os
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,15 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge, with_timeout
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
+
+from memcrypt.regmap import Status
 
 __all__ = [
     "BenchConfig", "PauseGenerator", "StructPacker", "StreamSource", "StreamSink",
     "Scoreboard", "StreamBench", "CipherBench", "TRAFFIC", "AES_ROUNDS", "record_results",
-    "distinct_key", "steady_interval",
+    "distinct_key", "steady_interval", "ENTROPY_GAPS", "PostedBus", "EntropySource",
+    "words_to_keys", "status_name",
 ]
 
 CLOCK_PERIOD_NS = 10
@@ -49,6 +54,8 @@ TRAFFIC = {
     "stalls": ((0.0, 0.2, 0.5, 0.9), (0.0, 0.2, 0.5, 0.9)),
 }
 PHASE_CLOCKS = (8, 200)
+#: Random gaps (clocks) before each hardware entropy word (:class:`EntropySource`).
+ENTROPY_GAPS = (0, 0, 0, 1, 2, 3, 5, 8, 13, 40, 150)
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -538,3 +545,159 @@ class CipherBench(StreamBench):
             self.decryptions += 1
         else:
             self.encryptions += 1
+
+
+# -- the control port and the entropy input (sim/control_bench.py, sim/controller_bench.py) --
+
+def status_name(code: int) -> str:
+    """The name of a STATUS.CODE value (hexadecimal when it is no status code)."""
+    try:
+        return Status(code).name
+    except ValueError:
+        return f"{code:#04x}"
+
+
+def words_to_keys(words, key_bits):
+    """Hardware entropy (or the platform key) from 32-bit words: field 1's words then
+    field 2's, byte k of a key in bits 8k+7:8k of the field."""
+    per_key = key_bits // 32
+    assert len(words) == 2 * per_key, f"{len(words)} words for two {key_bits}-bit keys"
+    data = b"".join(w.to_bytes(4, "little") for w in words[:per_key])
+    tweak = b"".join(w.to_bytes(4, "little") for w in words[per_key:])
+    return data, tweak
+
+
+class PostedBus:
+    """The AsyncDriver's ``read``/``write`` over cocotbext-axi's ``AxiLiteMaster``.
+
+    Writes are posted (handed to the master, which pipelines them); a read waits for every
+    earlier write's response first. Every response must be OKAY unless ``expect_error``.
+    """
+
+    def __init__(self, dut, clock, seed, status_offset=None):
+        self.master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), clock, dut.rst)
+        for interface in (self.master.write_if, self.master.read_if):
+            interface.log.setLevel(logging.WARNING)     # no line per transaction
+        # Random pauses on every channel: the master's AW, W and AR valids and its B and R
+        # readies, in phases of random length (sim.bench_common.PauseGenerator).
+        channels = {
+            "aw": self.master.write_if.aw_channel, "w": self.master.write_if.w_channel,
+            "b": self.master.write_if.b_channel, "ar": self.master.read_if.ar_channel,
+            "r": self.master.read_if.r_channel,
+        }
+        for name, channel in channels.items():
+            channel.set_pause_generator(PauseGenerator(TRAFFIC["stalls"][0], f"{seed}/{name}"))
+        self._posted = deque()
+        self.reads = 0
+        self.writes = 0
+        self.partial_writes = 0
+        self.slverr = 0
+        self.max_in_flight = 0
+        self.status_offset = status_offset
+        self.status_codes = Counter()   # STATUS.CODE of every STATUS read at status_offset
+
+    def _track(self):
+        self.max_in_flight = max(self.max_in_flight, len(self._posted))
+
+    def post(self, address: int, data: bytes):
+        """Start a write of ``data`` at byte ``address`` (WSTRB from the master: partial
+        and unaligned writes select their byte lanes)."""
+        task = cocotb.start_soon(self.master.write(address, data))
+        self._posted.append((address, data, task))
+        self.writes += 1
+        if len(data) != 4 or address % 4:
+            self.partial_writes += 1
+        self._track()
+        return task
+
+    async def write(self, offset: int, value: int):
+        self.post(offset, value.to_bytes(4, "little"))
+
+    async def drain(self, expect_error=False):
+        """Wait for every posted write's response; each must be OKAY (SLVERR if
+        ``expect_error``)."""
+        while self._posted:
+            address, data, task = self._posted.popleft()
+            response = await task
+            want = AxiResp.SLVERR if expect_error else AxiResp.OKAY
+            assert response.resp == want, (
+                f"write of {data.hex()} at {address:#05x}: BRESP {response.resp!r}, "
+                f"expected {want!r}")
+            self.slverr += response.resp == AxiResp.SLVERR
+
+    async def read(self, offset: int, expect_error=False) -> int:
+        await self.drain()
+        response = await self.master.read(offset, 4)
+        return self._check_read(offset, response, expect_error)
+
+    def _check_read(self, offset, response, expect_error):
+        self.reads += 1
+        want = AxiResp.SLVERR if expect_error else AxiResp.OKAY
+        assert response.resp == want, (
+            f"read at {offset:#05x}: RRESP {response.resp!r}, expected {want!r}")
+        self.slverr += response.resp == AxiResp.SLVERR
+        value = int.from_bytes(response.data, "little")
+        if offset == self.status_offset:
+            self.status_codes[status_name(value & 0xFF)] += 1
+        return value
+
+    async def read_many(self, offsets) -> list[int]:
+        """Reads of all ``offsets`` started at once (back to back on the AR channel)."""
+        await self.drain()
+        tasks = [cocotb.start_soon(self.master.read(offset, 4)) for offset in offsets]
+        self.max_in_flight = max(self.max_in_flight, len(tasks))
+        return [self._check_read(offset, await task, False)
+                for offset, task in zip(offsets, tasks, strict=True)]
+
+
+class EntropySource:
+    """The TRNG: one 32-bit word per handshake on ``entropy_*``, random gaps between words.
+
+    ``words`` lists every word the design took, in order. :meth:`withhold` stops the supply
+    (``allow`` words first), :meth:`resume` restarts it. Between words ``entropy_data``
+    carries junk, so that a word taken without ``entropy_valid`` would show.
+    """
+
+    def __init__(self, dut, clock, rng, gaps=ENTROPY_GAPS):
+        self.dut, self.clock, self.rng = dut, clock, rng
+        self.gaps = gaps
+        self.words = []
+        self._junk = random.Random(rng.getrandbits(64))
+        self.allowance = None       # words still allowed while withholding, or None
+        self.offering = False
+        self.word = 0
+
+    def withhold(self, allow: int = 0):
+        self.allowance = allow
+        if allow == 0:
+            self._drop()
+
+    def resume(self):
+        self.allowance = None
+
+    def _drop(self):
+        if self.offering:
+            self.offering = False
+            self.dut.entropy_valid.value = 0
+
+    async def run(self):
+        dut = self.dut
+        dut.entropy_valid.value = 0
+        gap = self.rng.choice(self.gaps)
+        while True:
+            await RisingEdge(self.clock)
+            if not self.offering:
+                if self.allowance != 0 and gap > 0:
+                    gap -= 1
+                elif self.allowance != 0:
+                    self.word = self.rng.getrandbits(32)
+                    self.offering = True
+                dut.entropy_data.value = self.word if self.offering else self._junk.getrandbits(32)
+                dut.entropy_valid.value = int(self.offering)
+            await ReadOnly()
+            if self.offering and dut.entropy_ready.value:
+                self.words.append(self.word)     # taken at the coming edge
+                self.offering = False
+                gap = self.rng.choice(self.gaps)
+                if self.allowance:
+                    self.allowance -= 1

@@ -6,15 +6,16 @@ Around the design:
 
 * cocotbext-axi's ``AxiLiteMaster`` on the ``s_axil_*`` port, with seeded random pauses on
   all five channels, wrapped into the two callables :class:`memcrypt.host.driver.AsyncDriver`
-  takes (:class:`PostedBus`). Writes are posted: each is handed to the master at once, so
-  that a command's register writes go out back to back, and every read first waits for
-  the responses of the writes before it (the read and write channels are independent, so a
-  read could otherwise overtake them). Every BRESP and RRESP must be OKAY, except where a
-  test provokes SLVERR on purpose.
-* a hardware entropy source (:class:`EntropySource`) with random gaps between words; it
-  records every word the design takes, so that the platform key (the first reset-time
-  words, field 1's then field 2's) and each SET_KEY_RANDOM key (software entropy XOR the
-  next words) are computed from what it handed out; it can withhold entropy.
+  takes (:class:`sim.bench_common.PostedBus`). Writes are posted: each is handed to the
+  master at once, so that a command's register writes go out back to back, and every read
+  first waits for the responses of the writes before it (the read and write channels are
+  independent, so a read could otherwise overtake them). Every BRESP and RRESP must be
+  OKAY, except where a test provokes SLVERR on purpose.
+* a hardware entropy source (:class:`sim.bench_common.EntropySource`) with random gaps
+  between words; it records every word the design takes, so that the platform key (the
+  first reset-time words, field 1's then field 2's) and each SET_KEY_RANDOM key (software
+  entropy XOR the next words) are computed from what it handed out; it can withhold
+  entropy.
 * a cache stand-in (:class:`Retirer`) answering ``retire_valid`` after a random (or a chosen
   long) delay, checking that ``retire_valid`` and the KeyID hold until ``retire_done``.
 * the lines (:class:`LinePort`): select a KeyID (``select_valid`` -> ``selected``), send
@@ -46,19 +47,16 @@ tests/test_cocotb.py. The build comes from ``MEMCRYPT_BENCH_CONFIG`` (a preset) 
 """
 
 import json
-import logging
 import os
-import random
 import time
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
 from memcrypt.config import preset
 from memcrypt.gateware.interfaces import PerfEventsSignature, flat_names
@@ -83,11 +81,15 @@ from sim.bench_common import (
     CLOCK_PERIOD_NS,
     TRAFFIC,
     BenchConfig,
+    EntropySource,
     PauseGenerator,
+    PostedBus,
     Scoreboard,
     StreamSink,
     StructPacker,
     record_results,
+    status_name,
+    words_to_keys,
 )
 
 # cocotbext-axi 0.1.28 uses what cocotb 2 deprecates (``Event.set(data)``, ``Event.data``,
@@ -121,9 +123,8 @@ OFFSET = {name: REGMAP.offset(name) for name in ("ID", "KEYID", "KEYID_CTRL", "D
                                                  "STATUS", "IRQ_ENABLE")}
 KEY_FIELD_OFFSETS = [base + 4 * word for base in (KEY_FIELD_1_BASE, KEY_FIELD_2_BASE)
                      for word in range(KEY_FIELD_WORDS)]
-#: Random gaps (clocks) before each entropy word and before each retirement is answered;
-#: all far below the build's entropy timeout.
-ENTROPY_GAPS = (0, 0, 0, 1, 2, 3, 5, 8, 13, 40, 150)
+#: Random gaps (clocks) before each retirement is answered (and before each entropy word,
+#: sim.bench_common.ENTROPY_GAPS); all far below the build's entropy timeout.
 RETIRE_DELAYS = (0, 0, 1, 2, 3, 5, 9, 20, 60)
 SLOW_RETIREMENT = 2000
 
@@ -140,159 +141,8 @@ def _command_name(command: int) -> str:
         return f"{command:#04x}"
 
 
-def _status_name(code: int) -> str:
-    try:
-        return Status(code).name
-    except ValueError:
-        return f"{code:#04x}"
-
-
 def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
-def _words_to_keys(words, key_bits):
-    """Hardware entropy (or the platform key) from 32-bit words: field 1's words then
-    field 2's, byte k of a key in bits 8k+7:8k of the field."""
-    per_key = key_bits // 32
-    assert len(words) == 2 * per_key, f"{len(words)} words for two {key_bits}-bit keys"
-    data = b"".join(w.to_bytes(4, "little") for w in words[:per_key])
-    tweak = b"".join(w.to_bytes(4, "little") for w in words[per_key:])
-    return data, tweak
-
-
-class PostedBus:
-    """The AsyncDriver's ``read``/``write`` over cocotbext-axi's ``AxiLiteMaster``.
-
-    Writes are posted (handed to the master, which pipelines them); a read waits for every
-    earlier write's response first. Every response must be OKAY unless ``expect_error``.
-    """
-
-    def __init__(self, dut, clock, seed):
-        self.master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), clock, dut.rst)
-        for interface in (self.master.write_if, self.master.read_if):
-            interface.log.setLevel(logging.WARNING)     # no line per transaction
-        # Random pauses on every channel: the master's AW, W and AR valids and its B and R
-        # readies, in phases of random length (sim.bench_common.PauseGenerator).
-        channels = {
-            "aw": self.master.write_if.aw_channel, "w": self.master.write_if.w_channel,
-            "b": self.master.write_if.b_channel, "ar": self.master.read_if.ar_channel,
-            "r": self.master.read_if.r_channel,
-        }
-        for name, channel in channels.items():
-            channel.set_pause_generator(PauseGenerator(TRAFFIC["stalls"][0], f"{seed}/{name}"))
-        self._posted = deque()
-        self.reads = 0
-        self.writes = 0
-        self.partial_writes = 0
-        self.slverr = 0
-        self.max_in_flight = 0
-        self.status_codes = Counter()   # STATUS.CODE of every STATUS read
-
-    def _track(self):
-        self.max_in_flight = max(self.max_in_flight, len(self._posted))
-
-    def post(self, address: int, data: bytes):
-        """Start a write of ``data`` at byte ``address`` (WSTRB from the master: partial
-        and unaligned writes select their byte lanes)."""
-        task = cocotb.start_soon(self.master.write(address, data))
-        self._posted.append((address, data, task))
-        self.writes += 1
-        if len(data) != 4 or address % 4:
-            self.partial_writes += 1
-        self._track()
-        return task
-
-    async def write(self, offset: int, value: int):
-        self.post(offset, value.to_bytes(4, "little"))
-
-    async def drain(self, expect_error=False):
-        """Wait for every posted write's response; each must be OKAY (SLVERR if
-        ``expect_error``)."""
-        while self._posted:
-            address, data, task = self._posted.popleft()
-            response = await task
-            want = AxiResp.SLVERR if expect_error else AxiResp.OKAY
-            assert response.resp == want, (
-                f"write of {data.hex()} at {address:#05x}: BRESP {response.resp!r}, "
-                f"expected {want!r}")
-            self.slverr += response.resp == AxiResp.SLVERR
-
-    async def read(self, offset: int, expect_error=False) -> int:
-        await self.drain()
-        response = await self.master.read(offset, 4)
-        return self._check_read(offset, response, expect_error)
-
-    def _check_read(self, offset, response, expect_error):
-        self.reads += 1
-        want = AxiResp.SLVERR if expect_error else AxiResp.OKAY
-        assert response.resp == want, (
-            f"read at {offset:#05x}: RRESP {response.resp!r}, expected {want!r}")
-        self.slverr += response.resp == AxiResp.SLVERR
-        value = int.from_bytes(response.data, "little")
-        if offset == OFFSET["STATUS"]:
-            self.status_codes[_status_name(value & 0xFF)] += 1
-        return value
-
-    async def read_many(self, offsets) -> list[int]:
-        """Reads of all ``offsets`` started at once (back to back on the AR channel)."""
-        await self.drain()
-        tasks = [cocotb.start_soon(self.master.read(offset, 4)) for offset in offsets]
-        self.max_in_flight = max(self.max_in_flight, len(tasks))
-        return [self._check_read(offset, await task, False)
-                for offset, task in zip(offsets, tasks, strict=True)]
-
-
-class EntropySource:
-    """The TRNG: one 32-bit word per handshake on ``entropy_*``, random gaps between words.
-
-    ``words`` lists every word the design took, in order. :meth:`withhold` stops the supply
-    (``allow`` words first), :meth:`resume` restarts it. Between words ``entropy_data``
-    carries junk, so that a word taken without ``entropy_valid`` would show.
-    """
-
-    def __init__(self, dut, clock, rng):
-        self.dut, self.clock, self.rng = dut, clock, rng
-        self.words = []
-        self._junk = random.Random(rng.getrandbits(64))
-        self.allowance = None       # words still allowed while withholding, or None
-        self.offering = False
-        self.word = 0
-
-    def withhold(self, allow: int = 0):
-        self.allowance = allow
-        if allow == 0:
-            self._drop()
-
-    def resume(self):
-        self.allowance = None
-
-    def _drop(self):
-        if self.offering:
-            self.offering = False
-            self.dut.entropy_valid.value = 0
-
-    async def run(self):
-        dut = self.dut
-        dut.entropy_valid.value = 0
-        gap = self.rng.choice(ENTROPY_GAPS)
-        while True:
-            await RisingEdge(self.clock)
-            if not self.offering:
-                if self.allowance != 0 and gap > 0:
-                    gap -= 1
-                elif self.allowance != 0:
-                    self.word = self.rng.getrandbits(32)
-                    self.offering = True
-                dut.entropy_data.value = self.word if self.offering else self._junk.getrandbits(32)
-                dut.entropy_valid.value = int(self.offering)
-            await ReadOnly()
-            if self.offering and dut.entropy_ready.value:
-                self.words.append(self.word)     # taken at the coming edge
-                self.offering = False
-                gap = self.rng.choice(ENTROPY_GAPS)
-                if self.allowance:
-                    self.allowance -= 1
 
 
 @dataclass
@@ -448,7 +298,7 @@ class TB:
         seed = f"{CONFIG.seed}/{name}"
         self.rng = CONFIG.rng(name, "test")
         Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
-        self.bus = PostedBus(dut, dut.clk, seed)
+        self.bus = PostedBus(dut, dut.clk, seed, status_offset=OFFSET["STATUS"])
         self.driver = AsyncDriver(self.bus.read, self.bus.write, config=BUILD)
         self.entropy = EntropySource(dut, dut.clk, CONFIG.rng(name, "entropy"))
         self.retirer = Retirer(dut, dut.clk, CONFIG.rng(name, "retire"))
@@ -484,7 +334,7 @@ class TB:
         words = 2 * PLATFORM_BITS // 32
         assert len(self.entropy.words) == words, (
             f"{len(self.entropy.words)} entropy words taken at reset, expected {words}")
-        self.platform = _words_to_keys(self.entropy.words, PLATFORM_BITS)
+        self.platform = words_to_keys(self.entropy.words, PLATFORM_BITS)
         caps = await self.driver.identify()
         for name in ("keyid_bits", "num_keys", "mem_bytes", "phys_addr_bits", "key_sizes",
                      "entropy_timeout", "fault_log_depth"):
@@ -508,7 +358,7 @@ class TB:
         self.commands[label] += 1
         retirements = len(self.retirer.retirements)
         status = await self.driver.program(keyid, command, algorithm, field1, field2)
-        self.results[_status_name(status)] += 1
+        self.results[status_name(status)] += 1
         assert status == expect, (f"{label} KeyID {keyid} algorithm {algorithm:#x}: "
                                   f"{status!r}, expected {expect!r}")
         new = self.retirer.retirements[retirements:]
@@ -536,7 +386,7 @@ class TB:
         before = len(self.entropy.words)
         await self.command(keyid, Command.SET_KEY_RANDOM, Algorithm.for_key_bits(key_bits),
                            data_entropy, tweak_entropy, label=f"SET_KEY_RANDOM/{key_bits}")
-        hardware = _words_to_keys(self.entropy.words[before:], key_bits)
+        hardware = words_to_keys(self.entropy.words[before:], key_bits)
         data_key, tweak_key = _xor(data_entropy, hardware[0]), _xor(tweak_entropy, hardware[1])
         assert data_key != data_entropy and tweak_key != tweak_entropy, (
             f"KeyID {keyid}: the random key equals the software entropy")
@@ -751,7 +601,7 @@ async def every_command_and_status(dut):
     tb.by_type["SET_KEY_DIRECT"] += 1
     tb.commands["SET_KEY_DIRECT/no key written"] += 1
     report = await tb.driver.wait_idle()
-    tb.results[_status_name(report.code)] += 1
+    tb.results[status_name(report.code)] += 1
     assert report.code == Status.PROG_SUCCESS, report
     tb.succeeded["SET_KEY_DIRECT/no key written"] += 1
     expected[victim] = ("keyed", zero, zero)
@@ -812,7 +662,7 @@ async def every_command_and_status(dut):
             assert retiring(), "the lines under the old key outlasted the retirement"
     tb.retirer.delay = None
     report = await tb.driver.wait_idle()
-    tb.results[_status_name(report.code)] += 1
+    tb.results[status_name(report.code)] += 1
     assert report.code == Status.PROG_SUCCESS and report.ignored, report
     tb.succeeded[f"SET_KEY_DIRECT/{ENGINE_BITS} slow retirement"] += 1
     assert busy_polls >= 3, f"only {busy_polls} STATUS reads during the retirement"
@@ -851,7 +701,7 @@ async def every_command_and_status(dut):
     tb.by_type["SET_KEY_DIRECT"] += 1
     tb.commands[f"SET_KEY_DIRECT/{ENGINE_BITS} partial writes"] += 1
     report = await tb.driver.wait_idle()
-    tb.results[_status_name(report.code)] += 1
+    tb.results[status_name(report.code)] += 1
     assert report.code == Status.PROG_SUCCESS, report
     tb.succeeded[f"SET_KEY_DIRECT/{ENGINE_BITS} partial writes"] += 1
     assert await driver.read("KEYID") == partial_keyid
