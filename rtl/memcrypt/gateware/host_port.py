@@ -29,7 +29,7 @@ Follows the AMBA AXI and ACE Protocol Specification (ARM IHI 0022E), Part A:
   belongs to is served. WLAST is not checked: the beat count comes from AwLEN.
 """
 
-from amaranth.hdl import C, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -147,7 +147,7 @@ class AXI4HostPort(wiring.Component):
         m.d.comb += size_bytes.eq(Mux(burst.size <= FULL_SIZE, 1 << burst.size, 0))
         # Beat addresses (A3.4.2): aligned to the size after the first, wrapping for WRAP.
         aligned = Signal(config.stripped_bits, name="beat_aligned")
-        m.d.comb += aligned.eq(beat_address & ~(size_bytes - 1)[:config.stripped_bits])
+        m.d.comb += aligned.eq(_align(beat_address, size_bytes))
         incremented = Signal(config.stripped_bits, name="beat_incremented")
         m.d.comb += incremented.eq(aligned + size_bytes)
         next_address = Signal(config.stripped_bits, name="next_beat_address")
@@ -178,7 +178,7 @@ class AXI4HostPort(wiring.Component):
         head_wrap_mask = Signal(BOUNDARY_BITS, name="head_wrap_mask")
         m.d.comb += head_wrap_mask.eq(((head.len + 1) * head_bytes - 1)[:BOUNDARY_BITS])
         head_aligned = Signal(config.stripped_bits + 1, name="head_aligned")
-        m.d.comb += head_aligned.eq(head_stripped & ~(head_bytes - 1)[:config.stripped_bits])
+        m.d.comb += head_aligned.eq(_align(head_stripped, head_bytes))
         # The highest byte the burst touches, one bit wider than a stripped address.
         highest = Signal(config.stripped_bits + 13, name="head_highest")
         lowest_boundary = head_stripped[BOUNDARY_BITS:]
@@ -344,3 +344,10 @@ class AXI4HostPort(wiring.Component):
                 with m.If(axi.bready):
                     m.next = "IDLE"
         return m
+
+
+def _align(address, size_bytes):
+    """``address`` rounded down to a multiple of ``size_bytes`` (1 to 16): only its low
+    four bits change."""
+    low = address[:WORD_OFFSET_BITS] & ~(size_bytes - 1)[:WORD_OFFSET_BITS]
+    return Cat(low, address[WORD_OFFSET_BITS:])

@@ -92,6 +92,12 @@ class MemorySide(wiring.Component):
     ----------
     config : MemcryptConfig
         Key sizes, engine architecture and S-boxes, ``memory_base``, ``memory_id_width``.
+    engine_factory : callable or None
+        ``engine_factory(key_bits)`` builds the engine of one key size: a component with
+        the members of ``XTSEngine(early_tweak=True, tag_width=0)`` (``i_tweak``,
+        ``i_stream``, ``o_stream``) that answers lines in order. Default: that
+        :class:`~memcrypt.gateware.xts.XTSEngine` with the configuration's architecture and
+        S-boxes. The formal proofs (``formal/controller.py``) pass a small stand-in cipher.
 
     Members
     -------
@@ -114,15 +120,16 @@ class MemorySide(wiring.Component):
         Memory has answered every write-back taken.
     """
 
-    def __init__(self, config: MemcryptConfig):
+    def __init__(self, config: MemcryptConfig, *, engine_factory=None):
         self._config = require_config(self, config)
         self._route = _Route(config.key_sizes)
-        self._engines = {
-            bits: XTSEngine(key_bits=bits, architecture=config.engine, direction="both",
-                            tag_width=0, sbox=config.sbox,
-                            tweak_sbox="lut" if config.engine == "pipelined" else None,
-                            early_tweak=True)
-            for bits in config.key_sizes}
+        if engine_factory is None:
+            def engine_factory(key_bits):
+                return XTSEngine(key_bits=key_bits, architecture=config.engine,
+                                 direction="both", tag_width=0, sbox=config.sbox,
+                                 tweak_sbox="lut" if config.engine == "pipelined" else None,
+                                 early_tweak=True)
+        self._engines = {bits: engine_factory(bits) for bits in config.key_sizes}
         super().__init__({
             "fill_req": In(stream.Signature(FillRequest(config))),
             "fill_resp": Out(stream.Signature(FillResponse())),
