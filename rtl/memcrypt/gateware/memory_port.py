@@ -120,6 +120,13 @@ class MemorySide(wiring.Component):
         Memory has answered every write-back taken.
     """
 
+    #: Ordering rule 1 (a fill waits for the write-backs of its line). Only the broken
+    #: designs of ``formal/controller_mutants.py`` turn it off.
+    _fill_waits_for_write_backs = True
+    #: Ordering rule 2 (``keys_bound`` low until a write-back's keys are read). Only the
+    #: broken designs of ``formal/controller_mutants.py`` turn it off.
+    _keys_bound_after_lookup = True
+
     def __init__(self, config: MemcryptConfig, *, engine_factory=None):
         self._config = require_config(self, config)
         self._route = _Route(config.key_sizes)
@@ -178,9 +185,10 @@ class MemorySide(wiring.Component):
         stage_write = Signal(name="stage_write")
         stage_entry = Signal.like(self.lookup.result, name="stage_entry")
         fill_conflict = Signal(name="fill_conflict")
-        m.d.comb += fill_conflict.eq(Cat(*[
-            slot_valid[i] & (slot_line[i] == self.fill_req.payload.line)
-            for i in range(WRITE_SLOTS)]).any())
+        if self._fill_waits_for_write_backs:
+            m.d.comb += fill_conflict.eq(Cat(*[
+                slot_valid[i] & (slot_line[i] == self.fill_req.payload.line)
+                for i in range(WRITE_SLOTS)]).any())
 
         # Fills issued and not yet delivered to the cache, and per engine the fills whose
         # tweak went in before their data.
@@ -244,7 +252,10 @@ class MemorySide(wiring.Component):
         ]
 
         keys_bound = Signal(init=1, name="stage_keys_bound")
-        m.d.comb += self.keys_bound.eq(keys_bound & ~(self.wb.valid & self.wb.ready))
+        if self._keys_bound_after_lookup:
+            m.d.comb += self.keys_bound.eq(keys_bound & ~(self.wb.valid & self.wb.ready))
+        else:
+            m.d.comb += self.keys_bound.eq(1)
 
         with m.FSM(name="key_stage"):
             with m.State("IDLE"):
