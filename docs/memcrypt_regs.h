@@ -13,475 +13,520 @@
 #define MEMCRYPT_REGS_H
 
 /* Identification and sizes */
-#define MEMCRYPT_ID_VALUE                              0x4D435259u
-#define MEMCRYPT_VERSION_MAJOR                         0u
-#define MEMCRYPT_VERSION_MINOR                         3u
-#define MEMCRYPT_ADDR_WIDTH                            12u
-#define MEMCRYPT_KEY_FIELD_WORDS                       8u
+#define MEMCRYPT_ID_VALUE                             0x4D435259u
+#define MEMCRYPT_VERSION_MAJOR                        0u
+#define MEMCRYPT_VERSION_MINOR                        3u
+#define MEMCRYPT_ADDR_WIDTH                           12u
+#define MEMCRYPT_KEY_FIELD_WORDS                      8u
 
 /* ID (RO): Identifies memcrypt: reads 0x4D435259 ("MCRY") */
-#define MEMCRYPT_ID_OFFSET                             0x000u
-#define MEMCRYPT_ID_RESET                              0x4D435259u
-#define MEMCRYPT_ID_VALUE_SHIFT                        0u
-#define MEMCRYPT_ID_VALUE_MASK                         0xFFFFFFFFu
+#define MEMCRYPT_ID_OFFSET                            0x000u
+#define MEMCRYPT_ID_RESET                             0x4D435259u
+#define MEMCRYPT_ID_VALUE_SHIFT                       0u
+#define MEMCRYPT_ID_VALUE_MASK                        0xFFFFFFFFu
 
 /* VERSION (RO): Register map version */
-#define MEMCRYPT_VERSION_OFFSET                        0x004u
-#define MEMCRYPT_VERSION_RESET                         0x00000003u
-#define MEMCRYPT_VERSION_MINOR_SHIFT                   0u
-#define MEMCRYPT_VERSION_MINOR_MASK                    0x0000FFFFu
-#define MEMCRYPT_VERSION_MAJOR_SHIFT                   16u
-#define MEMCRYPT_VERSION_MAJOR_MASK                    0xFFFF0000u
+#define MEMCRYPT_VERSION_OFFSET                       0x004u
+#define MEMCRYPT_VERSION_RESET                        0x00000003u
+#define MEMCRYPT_VERSION_MINOR_SHIFT                  0u
+#define MEMCRYPT_VERSION_MINOR_MASK                   0x0000FFFFu
+#define MEMCRYPT_VERSION_MAJOR_SHIFT                  16u
+#define MEMCRYPT_VERSION_MAJOR_MASK                   0xFFFF0000u
 
 /* CAP_KEYS (RO): Key capabilities of this build */
-#define MEMCRYPT_CAP_KEYS_OFFSET                       0x008u
-#define MEMCRYPT_CAP_KEYS_RESET                        0x00400506u
-#define MEMCRYPT_CAP_KEYS_KEYID_BITS_SHIFT             0u
-#define MEMCRYPT_CAP_KEYS_KEYID_BITS_MASK              0x0000000Fu
-#define MEMCRYPT_CAP_KEYS_KEYID0_PLAINTEXT_SHIFT       4u
-#define MEMCRYPT_CAP_KEYS_KEYID0_PLAINTEXT_MASK        0x00000010u
-#define MEMCRYPT_CAP_KEYS_PLATFORM_KEY_LOADABLE_SHIFT  5u
-#define MEMCRYPT_CAP_KEYS_PLATFORM_KEY_LOADABLE_MASK   0x00000020u
-#define MEMCRYPT_CAP_KEYS_ENC_ALGS_SHIFT               8u
-#define MEMCRYPT_CAP_KEYS_ENC_ALGS_MASK                0x0000FF00u
-#define MEMCRYPT_CAP_KEYS_NUM_KEYS_SHIFT               16u
-#define MEMCRYPT_CAP_KEYS_NUM_KEYS_MASK                0xFFFF0000u
+#define MEMCRYPT_CAP_KEYS_OFFSET                      0x008u
+#define MEMCRYPT_CAP_KEYS_RESET                       0x00400506u
+#define MEMCRYPT_CAP_KEYS_KEYID_BITS_SHIFT            0u
+#define MEMCRYPT_CAP_KEYS_KEYID_BITS_MASK             0x0000000Fu
+#define MEMCRYPT_CAP_KEYS_KEYID0_PLAINTEXT_SHIFT      4u
+#define MEMCRYPT_CAP_KEYS_KEYID0_PLAINTEXT_MASK       0x00000010u
+#define MEMCRYPT_CAP_KEYS_PLATFORM_KEY_LOADABLE_SHIFT 5u
+#define MEMCRYPT_CAP_KEYS_PLATFORM_KEY_LOADABLE_MASK  0x00000020u
+#define MEMCRYPT_CAP_KEYS_ENC_ALGS_SHIFT              8u
+#define MEMCRYPT_CAP_KEYS_ENC_ALGS_MASK               0x0000FF00u
+#define MEMCRYPT_CAP_KEYS_NUM_KEYS_SHIFT              16u
+#define MEMCRYPT_CAP_KEYS_NUM_KEYS_MASK               0xFFFF0000u
 
 /* CAP_ADDR (RO): Address split of this build */
-#define MEMCRYPT_CAP_ADDR_OFFSET                       0x00Cu
-#define MEMCRYPT_CAP_ADDR_RESET                        0x00102228u
-#define MEMCRYPT_CAP_ADDR_PHYS_ADDR_BITS_SHIFT         0u
-#define MEMCRYPT_CAP_ADDR_PHYS_ADDR_BITS_MASK          0x000000FFu
-#define MEMCRYPT_CAP_ADDR_KEYID_SHIFT_SHIFT            8u
-#define MEMCRYPT_CAP_ADDR_KEYID_SHIFT_MASK             0x0000FF00u
-#define MEMCRYPT_CAP_ADDR_FAULT_LOG_DEPTH_SHIFT        16u
-#define MEMCRYPT_CAP_ADDR_FAULT_LOG_DEPTH_MASK         0x01FF0000u
+#define MEMCRYPT_CAP_ADDR_OFFSET                      0x00Cu
+#define MEMCRYPT_CAP_ADDR_RESET                       0x00102228u
+#define MEMCRYPT_CAP_ADDR_PHYS_ADDR_BITS_SHIFT        0u
+#define MEMCRYPT_CAP_ADDR_PHYS_ADDR_BITS_MASK         0x000000FFu
+#define MEMCRYPT_CAP_ADDR_KEYID_SHIFT_SHIFT           8u
+#define MEMCRYPT_CAP_ADDR_KEYID_SHIFT_MASK            0x0000FF00u
+#define MEMCRYPT_CAP_ADDR_FAULT_LOG_DEPTH_SHIFT       16u
+#define MEMCRYPT_CAP_ADDR_FAULT_LOG_DEPTH_MASK        0x01FF0000u
 
 /* CAP_MEM_LO (RO): Bytes of memory behind the controller, bits 31:0 */
-#define MEMCRYPT_CAP_MEM_LO_OFFSET                     0x010u
-#define MEMCRYPT_CAP_MEM_LO_RESET                      0x40000000u
-#define MEMCRYPT_CAP_MEM_LO_VALUE_SHIFT                0u
-#define MEMCRYPT_CAP_MEM_LO_VALUE_MASK                 0xFFFFFFFFu
+#define MEMCRYPT_CAP_MEM_LO_OFFSET                    0x010u
+#define MEMCRYPT_CAP_MEM_LO_RESET                     0x40000000u
+#define MEMCRYPT_CAP_MEM_LO_VALUE_SHIFT               0u
+#define MEMCRYPT_CAP_MEM_LO_VALUE_MASK                0xFFFFFFFFu
 
 /* CAP_MEM_HI (RO): Bytes of memory behind the controller, bits 63:32 */
-#define MEMCRYPT_CAP_MEM_HI_OFFSET                     0x014u
-#define MEMCRYPT_CAP_MEM_HI_RESET                      0x00000000u
-#define MEMCRYPT_CAP_MEM_HI_VALUE_SHIFT                0u
-#define MEMCRYPT_CAP_MEM_HI_VALUE_MASK                 0xFFFFFFFFu
+#define MEMCRYPT_CAP_MEM_HI_OFFSET                    0x014u
+#define MEMCRYPT_CAP_MEM_HI_RESET                     0x00000000u
+#define MEMCRYPT_CAP_MEM_HI_VALUE_SHIFT               0u
+#define MEMCRYPT_CAP_MEM_HI_VALUE_MASK                0xFFFFFFFFu
 
 /* CAP_ENTROPY (RO): Entropy input */
-#define MEMCRYPT_CAP_ENTROPY_OFFSET                    0x018u
-#define MEMCRYPT_CAP_ENTROPY_RESET                     0x00000400u
-#define MEMCRYPT_CAP_ENTROPY_TIMEOUT_SHIFT             0u
-#define MEMCRYPT_CAP_ENTROPY_TIMEOUT_MASK              0x001FFFFFu
+#define MEMCRYPT_CAP_ENTROPY_OFFSET                   0x018u
+#define MEMCRYPT_CAP_ENTROPY_RESET                    0x00000400u
+#define MEMCRYPT_CAP_ENTROPY_TIMEOUT_SHIFT            0u
+#define MEMCRYPT_CAP_ENTROPY_TIMEOUT_MASK             0x001FFFFFu
 
 /* CAP_BLOCKS (RO): Blocks this build contains beside the control block */
-#define MEMCRYPT_CAP_BLOCKS_OFFSET                     0x01Cu
-#define MEMCRYPT_CAP_BLOCKS_RESET                      0x00000000u
-#define MEMCRYPT_CAP_BLOCKS_BLOCKS_SHIFT               0u
-#define MEMCRYPT_CAP_BLOCKS_BLOCKS_MASK                0x000000FFu
+#define MEMCRYPT_CAP_BLOCKS_OFFSET                    0x01Cu
+#define MEMCRYPT_CAP_BLOCKS_RESET                     0x00000000u
+#define MEMCRYPT_CAP_BLOCKS_BLOCKS_SHIFT              0u
+#define MEMCRYPT_CAP_BLOCKS_BLOCKS_MASK               0x000000FFu
 
 /* KEYID (RW): The KeyID the next command programs */
-#define MEMCRYPT_KEYID_OFFSET                          0x020u
-#define MEMCRYPT_KEYID_RESET                           0x00000000u
-#define MEMCRYPT_KEYID_KEYID_SHIFT                     0u
-#define MEMCRYPT_KEYID_KEYID_MASK                      0x0000FFFFu
+#define MEMCRYPT_KEYID_OFFSET                         0x020u
+#define MEMCRYPT_KEYID_RESET                          0x00000000u
+#define MEMCRYPT_KEYID_KEYID_SHIFT                    0u
+#define MEMCRYPT_KEYID_KEYID_MASK                     0x0000FFFFu
 
 /* KEYID_CTRL (RW): The next command and its algorithm (MKTME_KEY_PROGRAM's KEYID_CTRL) */
-#define MEMCRYPT_KEYID_CTRL_OFFSET                     0x024u
-#define MEMCRYPT_KEYID_CTRL_RESET                      0x00000000u
-#define MEMCRYPT_KEYID_CTRL_COMMAND_SHIFT              0u
-#define MEMCRYPT_KEYID_CTRL_COMMAND_MASK               0x000000FFu
-#define MEMCRYPT_KEYID_CTRL_ENC_ALG_SHIFT              8u
-#define MEMCRYPT_KEYID_CTRL_ENC_ALG_MASK               0x00FFFF00u
+#define MEMCRYPT_KEYID_CTRL_OFFSET                    0x024u
+#define MEMCRYPT_KEYID_CTRL_RESET                     0x00000000u
+#define MEMCRYPT_KEYID_CTRL_COMMAND_SHIFT             0u
+#define MEMCRYPT_KEYID_CTRL_COMMAND_MASK              0x000000FFu
+#define MEMCRYPT_KEYID_CTRL_ENC_ALG_SHIFT             8u
+#define MEMCRYPT_KEYID_CTRL_ENC_ALG_MASK              0x00FFFF00u
 
 /* DOORBELL (WT): Writing 1 to GO starts the command in KEYID and KEYID_CTRL */
-#define MEMCRYPT_DOORBELL_OFFSET                       0x028u
-#define MEMCRYPT_DOORBELL_RESET                        0x00000000u
-#define MEMCRYPT_DOORBELL_GO_SHIFT                     0u
-#define MEMCRYPT_DOORBELL_GO_MASK                      0x00000001u
+#define MEMCRYPT_DOORBELL_OFFSET                      0x028u
+#define MEMCRYPT_DOORBELL_RESET                       0x00000000u
+#define MEMCRYPT_DOORBELL_GO_SHIFT                    0u
+#define MEMCRYPT_DOORBELL_GO_MASK                     0x00000001u
 
 /* STATUS (RO): Result of the last command; DEVICE_BUSY while one runs (including while the KeyID's cache lines are retired) */
-#define MEMCRYPT_STATUS_OFFSET                         0x02Cu
-#define MEMCRYPT_STATUS_RESET                          0x00000105u
-#define MEMCRYPT_STATUS_CODE_SHIFT                     0u
-#define MEMCRYPT_STATUS_CODE_MASK                      0x000000FFu
-#define MEMCRYPT_STATUS_BUSY_SHIFT                     8u
-#define MEMCRYPT_STATUS_BUSY_MASK                      0x00000100u
-#define MEMCRYPT_STATUS_READY_SHIFT                    9u
-#define MEMCRYPT_STATUS_READY_MASK                     0x00000200u
-#define MEMCRYPT_STATUS_IGNORED_SHIFT                  10u
-#define MEMCRYPT_STATUS_IGNORED_MASK                   0x00000400u
+#define MEMCRYPT_STATUS_OFFSET                        0x02Cu
+#define MEMCRYPT_STATUS_RESET                         0x00000105u
+#define MEMCRYPT_STATUS_CODE_SHIFT                    0u
+#define MEMCRYPT_STATUS_CODE_MASK                     0x000000FFu
+#define MEMCRYPT_STATUS_BUSY_SHIFT                    8u
+#define MEMCRYPT_STATUS_BUSY_MASK                     0x00000100u
+#define MEMCRYPT_STATUS_READY_SHIFT                   9u
+#define MEMCRYPT_STATUS_READY_MASK                    0x00000200u
+#define MEMCRYPT_STATUS_IGNORED_SHIFT                 10u
+#define MEMCRYPT_STATUS_IGNORED_MASK                  0x00000400u
 
 /* KEY_FIELD_1_0 (WO): KEY_FIELD_1, bytes 0 to 3: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_0_OFFSET                  0x040u
-#define MEMCRYPT_KEY_FIELD_1_0_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_0_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_0_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_0_OFFSET                 0x040u
+#define MEMCRYPT_KEY_FIELD_1_0_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_0_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_0_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_1 (WO): KEY_FIELD_1, bytes 4 to 7: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_1_OFFSET                  0x044u
-#define MEMCRYPT_KEY_FIELD_1_1_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_1_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_1_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_1_OFFSET                 0x044u
+#define MEMCRYPT_KEY_FIELD_1_1_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_1_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_1_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_2 (WO): KEY_FIELD_1, bytes 8 to 11: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_2_OFFSET                  0x048u
-#define MEMCRYPT_KEY_FIELD_1_2_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_2_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_2_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_2_OFFSET                 0x048u
+#define MEMCRYPT_KEY_FIELD_1_2_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_2_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_2_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_3 (WO): KEY_FIELD_1, bytes 12 to 15: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_3_OFFSET                  0x04Cu
-#define MEMCRYPT_KEY_FIELD_1_3_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_3_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_3_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_3_OFFSET                 0x04Cu
+#define MEMCRYPT_KEY_FIELD_1_3_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_3_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_3_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_4 (WO): KEY_FIELD_1, bytes 16 to 19: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_4_OFFSET                  0x050u
-#define MEMCRYPT_KEY_FIELD_1_4_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_4_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_4_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_4_OFFSET                 0x050u
+#define MEMCRYPT_KEY_FIELD_1_4_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_4_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_4_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_5 (WO): KEY_FIELD_1, bytes 20 to 23: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_5_OFFSET                  0x054u
-#define MEMCRYPT_KEY_FIELD_1_5_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_5_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_5_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_5_OFFSET                 0x054u
+#define MEMCRYPT_KEY_FIELD_1_5_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_5_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_5_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_6 (WO): KEY_FIELD_1, bytes 24 to 27: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_6_OFFSET                  0x058u
-#define MEMCRYPT_KEY_FIELD_1_6_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_6_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_6_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_6_OFFSET                 0x058u
+#define MEMCRYPT_KEY_FIELD_1_6_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_6_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_6_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_1_7 (WO): KEY_FIELD_1, bytes 28 to 31: data key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_1_7_OFFSET                  0x05Cu
-#define MEMCRYPT_KEY_FIELD_1_7_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_1_7_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_1_7_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_1_7_OFFSET                 0x05Cu
+#define MEMCRYPT_KEY_FIELD_1_7_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_1_7_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_1_7_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_0 (WO): KEY_FIELD_2, bytes 0 to 3: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_0_OFFSET                  0x060u
-#define MEMCRYPT_KEY_FIELD_2_0_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_0_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_0_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_0_OFFSET                 0x060u
+#define MEMCRYPT_KEY_FIELD_2_0_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_0_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_0_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_1 (WO): KEY_FIELD_2, bytes 4 to 7: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_1_OFFSET                  0x064u
-#define MEMCRYPT_KEY_FIELD_2_1_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_1_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_1_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_1_OFFSET                 0x064u
+#define MEMCRYPT_KEY_FIELD_2_1_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_1_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_1_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_2 (WO): KEY_FIELD_2, bytes 8 to 11: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_2_OFFSET                  0x068u
-#define MEMCRYPT_KEY_FIELD_2_2_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_2_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_2_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_2_OFFSET                 0x068u
+#define MEMCRYPT_KEY_FIELD_2_2_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_2_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_2_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_3 (WO): KEY_FIELD_2, bytes 12 to 15: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_3_OFFSET                  0x06Cu
-#define MEMCRYPT_KEY_FIELD_2_3_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_3_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_3_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_3_OFFSET                 0x06Cu
+#define MEMCRYPT_KEY_FIELD_2_3_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_3_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_3_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_4 (WO): KEY_FIELD_2, bytes 16 to 19: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_4_OFFSET                  0x070u
-#define MEMCRYPT_KEY_FIELD_2_4_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_4_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_4_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_4_OFFSET                 0x070u
+#define MEMCRYPT_KEY_FIELD_2_4_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_4_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_4_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_5 (WO): KEY_FIELD_2, bytes 20 to 23: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_5_OFFSET                  0x074u
-#define MEMCRYPT_KEY_FIELD_2_5_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_5_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_5_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_5_OFFSET                 0x074u
+#define MEMCRYPT_KEY_FIELD_2_5_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_5_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_5_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_6 (WO): KEY_FIELD_2, bytes 24 to 27: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_6_OFFSET                  0x078u
-#define MEMCRYPT_KEY_FIELD_2_6_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_6_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_6_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_6_OFFSET                 0x078u
+#define MEMCRYPT_KEY_FIELD_2_6_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_6_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_6_VALUE_MASK             0xFFFFFFFFu
 
 /* KEY_FIELD_2_7 (WO): KEY_FIELD_2, bytes 28 to 31: tweak key (or software entropy for SET_KEY_RANDOM) */
-#define MEMCRYPT_KEY_FIELD_2_7_OFFSET                  0x07Cu
-#define MEMCRYPT_KEY_FIELD_2_7_RESET                   0x00000000u
-#define MEMCRYPT_KEY_FIELD_2_7_VALUE_SHIFT             0u
-#define MEMCRYPT_KEY_FIELD_2_7_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_KEY_FIELD_2_7_OFFSET                 0x07Cu
+#define MEMCRYPT_KEY_FIELD_2_7_RESET                  0x00000000u
+#define MEMCRYPT_KEY_FIELD_2_7_VALUE_SHIFT            0u
+#define MEMCRYPT_KEY_FIELD_2_7_VALUE_MASK             0xFFFFFFFFu
 
 /* FAULT_STATUS (RO): Fault log occupancy */
-#define MEMCRYPT_FAULT_STATUS_OFFSET                   0x100u
-#define MEMCRYPT_FAULT_STATUS_RESET                    0x00000000u
-#define MEMCRYPT_FAULT_STATUS_COUNT_SHIFT              0u
-#define MEMCRYPT_FAULT_STATUS_COUNT_MASK               0x0000FFFFu
+#define MEMCRYPT_FAULT_STATUS_OFFSET                  0x100u
+#define MEMCRYPT_FAULT_STATUS_RESET                   0x00000000u
+#define MEMCRYPT_FAULT_STATUS_COUNT_SHIFT             0u
+#define MEMCRYPT_FAULT_STATUS_COUNT_MASK              0x0000FFFFu
 
 /* FAULT_OVERFLOW (W1C): Faults lost because the log was full (saturating) */
-#define MEMCRYPT_FAULT_OVERFLOW_OFFSET                 0x104u
-#define MEMCRYPT_FAULT_OVERFLOW_RESET                  0x00000000u
-#define MEMCRYPT_FAULT_OVERFLOW_COUNT_SHIFT            0u
-#define MEMCRYPT_FAULT_OVERFLOW_COUNT_MASK             0xFFFFFFFFu
+#define MEMCRYPT_FAULT_OVERFLOW_OFFSET                0x104u
+#define MEMCRYPT_FAULT_OVERFLOW_RESET                 0x00000000u
+#define MEMCRYPT_FAULT_OVERFLOW_COUNT_SHIFT           0u
+#define MEMCRYPT_FAULT_OVERFLOW_COUNT_MASK            0xFFFFFFFFu
 
 /* FAULT_ADDR_LO (RO): Oldest record: physical address bits 31:0 (the full address, KeyID included; the register offset for control faults) */
-#define MEMCRYPT_FAULT_ADDR_LO_OFFSET                  0x108u
-#define MEMCRYPT_FAULT_ADDR_LO_RESET                   0x00000000u
-#define MEMCRYPT_FAULT_ADDR_LO_VALUE_SHIFT             0u
-#define MEMCRYPT_FAULT_ADDR_LO_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_FAULT_ADDR_LO_OFFSET                 0x108u
+#define MEMCRYPT_FAULT_ADDR_LO_RESET                  0x00000000u
+#define MEMCRYPT_FAULT_ADDR_LO_VALUE_SHIFT            0u
+#define MEMCRYPT_FAULT_ADDR_LO_VALUE_MASK             0xFFFFFFFFu
 
 /* FAULT_ADDR_HI (RO): Oldest record: physical address bits 63:32 */
-#define MEMCRYPT_FAULT_ADDR_HI_OFFSET                  0x10Cu
-#define MEMCRYPT_FAULT_ADDR_HI_RESET                   0x00000000u
-#define MEMCRYPT_FAULT_ADDR_HI_VALUE_SHIFT             0u
-#define MEMCRYPT_FAULT_ADDR_HI_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_FAULT_ADDR_HI_OFFSET                 0x10Cu
+#define MEMCRYPT_FAULT_ADDR_HI_RESET                  0x00000000u
+#define MEMCRYPT_FAULT_ADDR_HI_VALUE_SHIFT            0u
+#define MEMCRYPT_FAULT_ADDR_HI_VALUE_MASK             0xFFFFFFFFu
 
 /* FAULT_INFO (RO): Oldest record: what happened */
-#define MEMCRYPT_FAULT_INFO_OFFSET                     0x110u
-#define MEMCRYPT_FAULT_INFO_RESET                      0x00000000u
-#define MEMCRYPT_FAULT_INFO_KEYID_SHIFT                0u
-#define MEMCRYPT_FAULT_INFO_KEYID_MASK                 0x0000FFFFu
-#define MEMCRYPT_FAULT_INFO_SOURCE_SHIFT               16u
-#define MEMCRYPT_FAULT_INFO_SOURCE_MASK                0x000F0000u
-#define MEMCRYPT_FAULT_INFO_KIND_SHIFT                 24u
-#define MEMCRYPT_FAULT_INFO_KIND_MASK                  0x0F000000u
-#define MEMCRYPT_FAULT_INFO_WRITE_SHIFT                28u
-#define MEMCRYPT_FAULT_INFO_WRITE_MASK                 0x10000000u
-#define MEMCRYPT_FAULT_INFO_VALID_SHIFT                31u
-#define MEMCRYPT_FAULT_INFO_VALID_MASK                 0x80000000u
+#define MEMCRYPT_FAULT_INFO_OFFSET                    0x110u
+#define MEMCRYPT_FAULT_INFO_RESET                     0x00000000u
+#define MEMCRYPT_FAULT_INFO_KEYID_SHIFT               0u
+#define MEMCRYPT_FAULT_INFO_KEYID_MASK                0x0000FFFFu
+#define MEMCRYPT_FAULT_INFO_SOURCE_SHIFT              16u
+#define MEMCRYPT_FAULT_INFO_SOURCE_MASK               0x000F0000u
+#define MEMCRYPT_FAULT_INFO_KIND_SHIFT                24u
+#define MEMCRYPT_FAULT_INFO_KIND_MASK                 0x0F000000u
+#define MEMCRYPT_FAULT_INFO_WRITE_SHIFT               28u
+#define MEMCRYPT_FAULT_INFO_WRITE_MASK                0x10000000u
+#define MEMCRYPT_FAULT_INFO_VALID_SHIFT               31u
+#define MEMCRYPT_FAULT_INFO_VALID_MASK                0x80000000u
 
 /* FAULT_POP (WT): Writing 1 to POP removes the oldest record */
-#define MEMCRYPT_FAULT_POP_OFFSET                      0x114u
-#define MEMCRYPT_FAULT_POP_RESET                       0x00000000u
-#define MEMCRYPT_FAULT_POP_POP_SHIFT                   0u
-#define MEMCRYPT_FAULT_POP_POP_MASK                    0x00000001u
+#define MEMCRYPT_FAULT_POP_OFFSET                     0x114u
+#define MEMCRYPT_FAULT_POP_RESET                      0x00000000u
+#define MEMCRYPT_FAULT_POP_POP_SHIFT                  0u
+#define MEMCRYPT_FAULT_POP_POP_MASK                   0x00000001u
 
 /* IRQ_STATUS (W1C): Interrupt causes (set by hardware, cleared by writing 1) */
-#define MEMCRYPT_IRQ_STATUS_OFFSET                     0x120u
-#define MEMCRYPT_IRQ_STATUS_RESET                      0x00000000u
-#define MEMCRYPT_IRQ_STATUS_COMMAND_DONE_SHIFT         0u
-#define MEMCRYPT_IRQ_STATUS_COMMAND_DONE_MASK          0x00000001u
-#define MEMCRYPT_IRQ_STATUS_FAULT_SHIFT                1u
-#define MEMCRYPT_IRQ_STATUS_FAULT_MASK                 0x00000002u
-#define MEMCRYPT_IRQ_STATUS_FAULT_OVERFLOW_SHIFT       2u
-#define MEMCRYPT_IRQ_STATUS_FAULT_OVERFLOW_MASK        0x00000004u
+#define MEMCRYPT_IRQ_STATUS_OFFSET                    0x120u
+#define MEMCRYPT_IRQ_STATUS_RESET                     0x00000000u
+#define MEMCRYPT_IRQ_STATUS_COMMAND_DONE_SHIFT        0u
+#define MEMCRYPT_IRQ_STATUS_COMMAND_DONE_MASK         0x00000001u
+#define MEMCRYPT_IRQ_STATUS_FAULT_SHIFT               1u
+#define MEMCRYPT_IRQ_STATUS_FAULT_MASK                0x00000002u
+#define MEMCRYPT_IRQ_STATUS_FAULT_OVERFLOW_SHIFT      2u
+#define MEMCRYPT_IRQ_STATUS_FAULT_OVERFLOW_MASK       0x00000004u
+#define MEMCRYPT_IRQ_STATUS_FLUSH_DONE_SHIFT          3u
+#define MEMCRYPT_IRQ_STATUS_FLUSH_DONE_MASK           0x00000008u
 
 /* IRQ_ENABLE (RW): Interrupt enables, bits as IRQ_STATUS */
-#define MEMCRYPT_IRQ_ENABLE_OFFSET                     0x124u
-#define MEMCRYPT_IRQ_ENABLE_RESET                      0x00000000u
-#define MEMCRYPT_IRQ_ENABLE_COMMAND_DONE_SHIFT         0u
-#define MEMCRYPT_IRQ_ENABLE_COMMAND_DONE_MASK          0x00000001u
-#define MEMCRYPT_IRQ_ENABLE_FAULT_SHIFT                1u
-#define MEMCRYPT_IRQ_ENABLE_FAULT_MASK                 0x00000002u
-#define MEMCRYPT_IRQ_ENABLE_FAULT_OVERFLOW_SHIFT       2u
-#define MEMCRYPT_IRQ_ENABLE_FAULT_OVERFLOW_MASK        0x00000004u
+#define MEMCRYPT_IRQ_ENABLE_OFFSET                    0x124u
+#define MEMCRYPT_IRQ_ENABLE_RESET                     0x00000000u
+#define MEMCRYPT_IRQ_ENABLE_COMMAND_DONE_SHIFT        0u
+#define MEMCRYPT_IRQ_ENABLE_COMMAND_DONE_MASK         0x00000001u
+#define MEMCRYPT_IRQ_ENABLE_FAULT_SHIFT               1u
+#define MEMCRYPT_IRQ_ENABLE_FAULT_MASK                0x00000002u
+#define MEMCRYPT_IRQ_ENABLE_FAULT_OVERFLOW_SHIFT      2u
+#define MEMCRYPT_IRQ_ENABLE_FAULT_OVERFLOW_MASK       0x00000004u
+#define MEMCRYPT_IRQ_ENABLE_FLUSH_DONE_SHIFT          3u
+#define MEMCRYPT_IRQ_ENABLE_FLUSH_DONE_MASK           0x00000008u
+
+/* FLUSH_START_LO (RW): First line of a FLUSH_CTRL.RANGE flush: stripped byte address (KeyID bits excluded) bits 31:0; bits 5:0 are ignored; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_START_LO_OFFSET                0x140u
+#define MEMCRYPT_FLUSH_START_LO_RESET                 0x00000000u
+#define MEMCRYPT_FLUSH_START_LO_VALUE_SHIFT           0u
+#define MEMCRYPT_FLUSH_START_LO_VALUE_MASK            0xFFFFFFFFu
+#define MEMCRYPT_FLUSH_START_LO_RESERVED_FOR          0x01u
+
+/* FLUSH_START_HI (RW): First line of a range flush: address bits 63:32; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_START_HI_OFFSET                0x144u
+#define MEMCRYPT_FLUSH_START_HI_RESET                 0x00000000u
+#define MEMCRYPT_FLUSH_START_HI_VALUE_SHIFT           0u
+#define MEMCRYPT_FLUSH_START_HI_VALUE_MASK            0xFFFFFFFFu
+#define MEMCRYPT_FLUSH_START_HI_RESERVED_FOR          0x01u
+
+/* FLUSH_END_LO (RW): End of a range flush (exclusive): stripped byte address bits 31:0; bits 5:0 are ignored; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_END_LO_OFFSET                  0x148u
+#define MEMCRYPT_FLUSH_END_LO_RESET                   0x00000000u
+#define MEMCRYPT_FLUSH_END_LO_VALUE_SHIFT             0u
+#define MEMCRYPT_FLUSH_END_LO_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_FLUSH_END_LO_RESERVED_FOR            0x01u
+
+/* FLUSH_END_HI (RW): End of a range flush: address bits 63:32; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_END_HI_OFFSET                  0x14Cu
+#define MEMCRYPT_FLUSH_END_HI_RESET                   0x00000000u
+#define MEMCRYPT_FLUSH_END_HI_VALUE_SHIFT             0u
+#define MEMCRYPT_FLUSH_END_HI_VALUE_MASK              0xFFFFFFFFu
+#define MEMCRYPT_FLUSH_END_HI_RESERVED_FOR            0x01u
+
+/* FLUSH_CTRL (WT): Writing starts a flush: every cached line in [FLUSH_START, FLUSH_END) under any KeyID (RANGE), or every cached line (ALL), is written back if dirty (encrypted under its KeyID) and invalidated; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_CTRL_OFFSET                    0x150u
+#define MEMCRYPT_FLUSH_CTRL_RESET                     0x00000000u
+#define MEMCRYPT_FLUSH_CTRL_RANGE_SHIFT               0u
+#define MEMCRYPT_FLUSH_CTRL_RANGE_MASK                0x00000001u
+#define MEMCRYPT_FLUSH_CTRL_ALL_SHIFT                 1u
+#define MEMCRYPT_FLUSH_CTRL_ALL_MASK                  0x00000002u
+#define MEMCRYPT_FLUSH_CTRL_RESERVED_FOR              0x01u
+
+/* FLUSH_STATUS (RO): The last flush; reserved for the key-tagged cache (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
+#define MEMCRYPT_FLUSH_STATUS_OFFSET                  0x154u
+#define MEMCRYPT_FLUSH_STATUS_RESET                   0x00000000u
+#define MEMCRYPT_FLUSH_STATUS_BUSY_SHIFT              0u
+#define MEMCRYPT_FLUSH_STATUS_BUSY_MASK               0x00000001u
+#define MEMCRYPT_FLUSH_STATUS_DONE_SHIFT              1u
+#define MEMCRYPT_FLUSH_STATUS_DONE_MASK               0x00000002u
+#define MEMCRYPT_FLUSH_STATUS_IGNORED_SHIFT           2u
+#define MEMCRYPT_FLUSH_STATUS_IGNORED_MASK            0x00000004u
+#define MEMCRYPT_FLUSH_STATUS_LINES_SHIFT             16u
+#define MEMCRYPT_FLUSH_STATUS_LINES_MASK              0xFFFF0000u
+#define MEMCRYPT_FLUSH_STATUS_RESERVED_FOR            0x01u
 
 /* PERF_CTRL (WT): Performance counter control */
-#define MEMCRYPT_PERF_CTRL_OFFSET                      0x1F0u
-#define MEMCRYPT_PERF_CTRL_RESET                       0x00000000u
-#define MEMCRYPT_PERF_CTRL_CLEAR_SHIFT                 0u
-#define MEMCRYPT_PERF_CTRL_CLEAR_MASK                  0x00000001u
+#define MEMCRYPT_PERF_CTRL_OFFSET                     0x1F0u
+#define MEMCRYPT_PERF_CTRL_RESET                      0x00000000u
+#define MEMCRYPT_PERF_CTRL_CLEAR_SHIFT                0u
+#define MEMCRYPT_PERF_CTRL_CLEAR_MASK                 0x00000001u
 
-/* PERF_HOST_READS_LO (RO): Counter, bits 31:0: read requests accepted on the host port; reserved for the host port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_HOST_READS_LO_OFFSET             0x200u
-#define MEMCRYPT_PERF_HOST_READS_LO_RESET              0x00000000u
-#define MEMCRYPT_PERF_HOST_READS_LO_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_HOST_READS_LO_VALUE_MASK         0xFFFFFFFFu
-#define MEMCRYPT_PERF_HOST_READS_LO_RESERVED_FOR       0x04u
+/* PERF_HOST_READS_LO (RO): Counter, bits 31:0: read requests accepted on the host port */
+#define MEMCRYPT_PERF_HOST_READS_LO_OFFSET            0x200u
+#define MEMCRYPT_PERF_HOST_READS_LO_RESET             0x00000000u
+#define MEMCRYPT_PERF_HOST_READS_LO_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_HOST_READS_LO_VALUE_MASK        0xFFFFFFFFu
 
-/* PERF_HOST_READS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_HOST_READS_LO; reserved for the host port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_HOST_READS_HI_OFFSET             0x204u
-#define MEMCRYPT_PERF_HOST_READS_HI_RESET              0x00000000u
-#define MEMCRYPT_PERF_HOST_READS_HI_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_HOST_READS_HI_VALUE_MASK         0xFFFFFFFFu
-#define MEMCRYPT_PERF_HOST_READS_HI_RESERVED_FOR       0x04u
+/* PERF_HOST_READS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_HOST_READS_LO */
+#define MEMCRYPT_PERF_HOST_READS_HI_OFFSET            0x204u
+#define MEMCRYPT_PERF_HOST_READS_HI_RESET             0x00000000u
+#define MEMCRYPT_PERF_HOST_READS_HI_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_HOST_READS_HI_VALUE_MASK        0xFFFFFFFFu
 
-/* PERF_HOST_WRITES_LO (RO): Counter, bits 31:0: write requests accepted on the host port; reserved for the host port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_HOST_WRITES_LO_OFFSET            0x208u
-#define MEMCRYPT_PERF_HOST_WRITES_LO_RESET             0x00000000u
-#define MEMCRYPT_PERF_HOST_WRITES_LO_VALUE_SHIFT       0u
-#define MEMCRYPT_PERF_HOST_WRITES_LO_VALUE_MASK        0xFFFFFFFFu
-#define MEMCRYPT_PERF_HOST_WRITES_LO_RESERVED_FOR      0x04u
+/* PERF_HOST_WRITES_LO (RO): Counter, bits 31:0: write requests accepted on the host port */
+#define MEMCRYPT_PERF_HOST_WRITES_LO_OFFSET           0x208u
+#define MEMCRYPT_PERF_HOST_WRITES_LO_RESET            0x00000000u
+#define MEMCRYPT_PERF_HOST_WRITES_LO_VALUE_SHIFT      0u
+#define MEMCRYPT_PERF_HOST_WRITES_LO_VALUE_MASK       0xFFFFFFFFu
 
-/* PERF_HOST_WRITES_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_HOST_WRITES_LO; reserved for the host port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_HOST_WRITES_HI_OFFSET            0x20Cu
-#define MEMCRYPT_PERF_HOST_WRITES_HI_RESET             0x00000000u
-#define MEMCRYPT_PERF_HOST_WRITES_HI_VALUE_SHIFT       0u
-#define MEMCRYPT_PERF_HOST_WRITES_HI_VALUE_MASK        0xFFFFFFFFu
-#define MEMCRYPT_PERF_HOST_WRITES_HI_RESERVED_FOR      0x04u
+/* PERF_HOST_WRITES_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_HOST_WRITES_LO */
+#define MEMCRYPT_PERF_HOST_WRITES_HI_OFFSET           0x20Cu
+#define MEMCRYPT_PERF_HOST_WRITES_HI_RESET            0x00000000u
+#define MEMCRYPT_PERF_HOST_WRITES_HI_VALUE_SHIFT      0u
+#define MEMCRYPT_PERF_HOST_WRITES_HI_VALUE_MASK       0xFFFFFFFFu
 
 /* PERF_DMA_READS_LO (RO): Counter, bits 31:0: read requests accepted on the DMA port; reserved for the DMA port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_DMA_READS_LO_OFFSET              0x210u
-#define MEMCRYPT_PERF_DMA_READS_LO_RESET               0x00000000u
-#define MEMCRYPT_PERF_DMA_READS_LO_VALUE_SHIFT         0u
-#define MEMCRYPT_PERF_DMA_READS_LO_VALUE_MASK          0xFFFFFFFFu
-#define MEMCRYPT_PERF_DMA_READS_LO_RESERVED_FOR        0x08u
+#define MEMCRYPT_PERF_DMA_READS_LO_OFFSET             0x210u
+#define MEMCRYPT_PERF_DMA_READS_LO_RESET              0x00000000u
+#define MEMCRYPT_PERF_DMA_READS_LO_VALUE_SHIFT        0u
+#define MEMCRYPT_PERF_DMA_READS_LO_VALUE_MASK         0xFFFFFFFFu
+#define MEMCRYPT_PERF_DMA_READS_LO_RESERVED_FOR       0x08u
 
 /* PERF_DMA_READS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_DMA_READS_LO; reserved for the DMA port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_DMA_READS_HI_OFFSET              0x214u
-#define MEMCRYPT_PERF_DMA_READS_HI_RESET               0x00000000u
-#define MEMCRYPT_PERF_DMA_READS_HI_VALUE_SHIFT         0u
-#define MEMCRYPT_PERF_DMA_READS_HI_VALUE_MASK          0xFFFFFFFFu
-#define MEMCRYPT_PERF_DMA_READS_HI_RESERVED_FOR        0x08u
+#define MEMCRYPT_PERF_DMA_READS_HI_OFFSET             0x214u
+#define MEMCRYPT_PERF_DMA_READS_HI_RESET              0x00000000u
+#define MEMCRYPT_PERF_DMA_READS_HI_VALUE_SHIFT        0u
+#define MEMCRYPT_PERF_DMA_READS_HI_VALUE_MASK         0xFFFFFFFFu
+#define MEMCRYPT_PERF_DMA_READS_HI_RESERVED_FOR       0x08u
 
 /* PERF_DMA_WRITES_LO (RO): Counter, bits 31:0: write requests accepted on the DMA port; reserved for the DMA port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_DMA_WRITES_LO_OFFSET             0x218u
-#define MEMCRYPT_PERF_DMA_WRITES_LO_RESET              0x00000000u
-#define MEMCRYPT_PERF_DMA_WRITES_LO_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_DMA_WRITES_LO_VALUE_MASK         0xFFFFFFFFu
-#define MEMCRYPT_PERF_DMA_WRITES_LO_RESERVED_FOR       0x08u
+#define MEMCRYPT_PERF_DMA_WRITES_LO_OFFSET            0x218u
+#define MEMCRYPT_PERF_DMA_WRITES_LO_RESET             0x00000000u
+#define MEMCRYPT_PERF_DMA_WRITES_LO_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_DMA_WRITES_LO_VALUE_MASK        0xFFFFFFFFu
+#define MEMCRYPT_PERF_DMA_WRITES_LO_RESERVED_FOR      0x08u
 
 /* PERF_DMA_WRITES_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_DMA_WRITES_LO; reserved for the DMA port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_DMA_WRITES_HI_OFFSET             0x21Cu
-#define MEMCRYPT_PERF_DMA_WRITES_HI_RESET              0x00000000u
-#define MEMCRYPT_PERF_DMA_WRITES_HI_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_DMA_WRITES_HI_VALUE_MASK         0xFFFFFFFFu
-#define MEMCRYPT_PERF_DMA_WRITES_HI_RESERVED_FOR       0x08u
+#define MEMCRYPT_PERF_DMA_WRITES_HI_OFFSET            0x21Cu
+#define MEMCRYPT_PERF_DMA_WRITES_HI_RESET             0x00000000u
+#define MEMCRYPT_PERF_DMA_WRITES_HI_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_DMA_WRITES_HI_VALUE_MASK        0xFFFFFFFFu
+#define MEMCRYPT_PERF_DMA_WRITES_HI_RESERVED_FOR      0x08u
 
 /* PERF_CACHE_HITS_LO (RO): Counter, bits 31:0: cache lookups that hit */
-#define MEMCRYPT_PERF_CACHE_HITS_LO_OFFSET             0x220u
-#define MEMCRYPT_PERF_CACHE_HITS_LO_RESET              0x00000000u
-#define MEMCRYPT_PERF_CACHE_HITS_LO_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_CACHE_HITS_LO_VALUE_MASK         0xFFFFFFFFu
+#define MEMCRYPT_PERF_CACHE_HITS_LO_OFFSET            0x220u
+#define MEMCRYPT_PERF_CACHE_HITS_LO_RESET             0x00000000u
+#define MEMCRYPT_PERF_CACHE_HITS_LO_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_CACHE_HITS_LO_VALUE_MASK        0xFFFFFFFFu
 
 /* PERF_CACHE_HITS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_CACHE_HITS_LO */
-#define MEMCRYPT_PERF_CACHE_HITS_HI_OFFSET             0x224u
-#define MEMCRYPT_PERF_CACHE_HITS_HI_RESET              0x00000000u
-#define MEMCRYPT_PERF_CACHE_HITS_HI_VALUE_SHIFT        0u
-#define MEMCRYPT_PERF_CACHE_HITS_HI_VALUE_MASK         0xFFFFFFFFu
+#define MEMCRYPT_PERF_CACHE_HITS_HI_OFFSET            0x224u
+#define MEMCRYPT_PERF_CACHE_HITS_HI_RESET             0x00000000u
+#define MEMCRYPT_PERF_CACHE_HITS_HI_VALUE_SHIFT       0u
+#define MEMCRYPT_PERF_CACHE_HITS_HI_VALUE_MASK        0xFFFFFFFFu
 
 /* PERF_CACHE_MISSES_LO (RO): Counter, bits 31:0: cache lookups that missed */
-#define MEMCRYPT_PERF_CACHE_MISSES_LO_OFFSET           0x228u
-#define MEMCRYPT_PERF_CACHE_MISSES_LO_RESET            0x00000000u
-#define MEMCRYPT_PERF_CACHE_MISSES_LO_VALUE_SHIFT      0u
-#define MEMCRYPT_PERF_CACHE_MISSES_LO_VALUE_MASK       0xFFFFFFFFu
+#define MEMCRYPT_PERF_CACHE_MISSES_LO_OFFSET          0x228u
+#define MEMCRYPT_PERF_CACHE_MISSES_LO_RESET           0x00000000u
+#define MEMCRYPT_PERF_CACHE_MISSES_LO_VALUE_SHIFT     0u
+#define MEMCRYPT_PERF_CACHE_MISSES_LO_VALUE_MASK      0xFFFFFFFFu
 
 /* PERF_CACHE_MISSES_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_CACHE_MISSES_LO */
-#define MEMCRYPT_PERF_CACHE_MISSES_HI_OFFSET           0x22Cu
-#define MEMCRYPT_PERF_CACHE_MISSES_HI_RESET            0x00000000u
-#define MEMCRYPT_PERF_CACHE_MISSES_HI_VALUE_SHIFT      0u
-#define MEMCRYPT_PERF_CACHE_MISSES_HI_VALUE_MASK       0xFFFFFFFFu
+#define MEMCRYPT_PERF_CACHE_MISSES_HI_OFFSET          0x22Cu
+#define MEMCRYPT_PERF_CACHE_MISSES_HI_RESET           0x00000000u
+#define MEMCRYPT_PERF_CACHE_MISSES_HI_VALUE_SHIFT     0u
+#define MEMCRYPT_PERF_CACHE_MISSES_HI_VALUE_MASK      0xFFFFFFFFu
 
 /* PERF_WRITE_BACKS_LO (RO): Counter, bits 31:0: lines written back to memory */
-#define MEMCRYPT_PERF_WRITE_BACKS_LO_OFFSET            0x230u
-#define MEMCRYPT_PERF_WRITE_BACKS_LO_RESET             0x00000000u
-#define MEMCRYPT_PERF_WRITE_BACKS_LO_VALUE_SHIFT       0u
-#define MEMCRYPT_PERF_WRITE_BACKS_LO_VALUE_MASK        0xFFFFFFFFu
+#define MEMCRYPT_PERF_WRITE_BACKS_LO_OFFSET           0x230u
+#define MEMCRYPT_PERF_WRITE_BACKS_LO_RESET            0x00000000u
+#define MEMCRYPT_PERF_WRITE_BACKS_LO_VALUE_SHIFT      0u
+#define MEMCRYPT_PERF_WRITE_BACKS_LO_VALUE_MASK       0xFFFFFFFFu
 
 /* PERF_WRITE_BACKS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_WRITE_BACKS_LO */
-#define MEMCRYPT_PERF_WRITE_BACKS_HI_OFFSET            0x234u
-#define MEMCRYPT_PERF_WRITE_BACKS_HI_RESET             0x00000000u
-#define MEMCRYPT_PERF_WRITE_BACKS_HI_VALUE_SHIFT       0u
-#define MEMCRYPT_PERF_WRITE_BACKS_HI_VALUE_MASK        0xFFFFFFFFu
+#define MEMCRYPT_PERF_WRITE_BACKS_HI_OFFSET           0x234u
+#define MEMCRYPT_PERF_WRITE_BACKS_HI_RESET            0x00000000u
+#define MEMCRYPT_PERF_WRITE_BACKS_HI_VALUE_SHIFT      0u
+#define MEMCRYPT_PERF_WRITE_BACKS_HI_VALUE_MASK       0xFFFFFFFFu
 
 /* PERF_ALIAS_EVICTIONS_LO (RO): Counter, bits 31:0: lines evicted because the same line was used under another KeyID */
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_OFFSET        0x238u
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_RESET         0x00000000u
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_VALUE_MASK    0xFFFFFFFFu
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_OFFSET       0x238u
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_RESET        0x00000000u
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_LO_VALUE_MASK   0xFFFFFFFFu
 
 /* PERF_ALIAS_EVICTIONS_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_ALIAS_EVICTIONS_LO */
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_OFFSET        0x23Cu
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_RESET         0x00000000u
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_VALUE_MASK    0xFFFFFFFFu
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_OFFSET       0x23Cu
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_RESET        0x00000000u
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_ALIAS_EVICTIONS_HI_VALUE_MASK   0xFFFFFFFFu
 
 /* PERF_LINES_FLUSHED_LO (RO): Counter, bits 31:0: lines written back or invalidated by maintenance operations */
-#define MEMCRYPT_PERF_LINES_FLUSHED_LO_OFFSET          0x240u
-#define MEMCRYPT_PERF_LINES_FLUSHED_LO_RESET           0x00000000u
-#define MEMCRYPT_PERF_LINES_FLUSHED_LO_VALUE_SHIFT     0u
-#define MEMCRYPT_PERF_LINES_FLUSHED_LO_VALUE_MASK      0xFFFFFFFFu
+#define MEMCRYPT_PERF_LINES_FLUSHED_LO_OFFSET         0x240u
+#define MEMCRYPT_PERF_LINES_FLUSHED_LO_RESET          0x00000000u
+#define MEMCRYPT_PERF_LINES_FLUSHED_LO_VALUE_SHIFT    0u
+#define MEMCRYPT_PERF_LINES_FLUSHED_LO_VALUE_MASK     0xFFFFFFFFu
 
 /* PERF_LINES_FLUSHED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_LINES_FLUSHED_LO */
-#define MEMCRYPT_PERF_LINES_FLUSHED_HI_OFFSET          0x244u
-#define MEMCRYPT_PERF_LINES_FLUSHED_HI_RESET           0x00000000u
-#define MEMCRYPT_PERF_LINES_FLUSHED_HI_VALUE_SHIFT     0u
-#define MEMCRYPT_PERF_LINES_FLUSHED_HI_VALUE_MASK      0xFFFFFFFFu
+#define MEMCRYPT_PERF_LINES_FLUSHED_HI_OFFSET         0x244u
+#define MEMCRYPT_PERF_LINES_FLUSHED_HI_RESET          0x00000000u
+#define MEMCRYPT_PERF_LINES_FLUSHED_HI_VALUE_SHIFT    0u
+#define MEMCRYPT_PERF_LINES_FLUSHED_HI_VALUE_MASK     0xFFFFFFFFu
 
-/* PERF_LINES_ENCRYPTED_LO (RO): Counter, bits 31:0: lines encrypted on the way to memory; reserved for the memory port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_OFFSET        0x248u
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_RESET         0x00000000u
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_VALUE_MASK    0xFFFFFFFFu
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_RESERVED_FOR  0x10u
+/* PERF_LINES_ENCRYPTED_LO (RO): Counter, bits 31:0: lines encrypted on the way to memory */
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_OFFSET       0x248u
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_RESET        0x00000000u
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_LO_VALUE_MASK   0xFFFFFFFFu
 
-/* PERF_LINES_ENCRYPTED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_LINES_ENCRYPTED_LO; reserved for the memory port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_OFFSET        0x24Cu
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_RESET         0x00000000u
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_VALUE_MASK    0xFFFFFFFFu
-#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_RESERVED_FOR  0x10u
+/* PERF_LINES_ENCRYPTED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_LINES_ENCRYPTED_LO */
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_OFFSET       0x24Cu
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_RESET        0x00000000u
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_LINES_ENCRYPTED_HI_VALUE_MASK   0xFFFFFFFFu
 
-/* PERF_LINES_DECRYPTED_LO (RO): Counter, bits 31:0: lines decrypted on the way from memory; reserved for the memory port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_OFFSET        0x250u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_RESET         0x00000000u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_VALUE_MASK    0xFFFFFFFFu
-#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_RESERVED_FOR  0x10u
+/* PERF_LINES_DECRYPTED_LO (RO): Counter, bits 31:0: lines decrypted on the way from memory */
+#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_OFFSET       0x250u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_RESET        0x00000000u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_LO_VALUE_MASK   0xFFFFFFFFu
 
-/* PERF_LINES_DECRYPTED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_LINES_DECRYPTED_LO; reserved for the memory port (no block of this release produces it; see MEMCRYPT_BLOCK_*) */
-#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_OFFSET        0x254u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_RESET         0x00000000u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_VALUE_MASK    0xFFFFFFFFu
-#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_RESERVED_FOR  0x10u
+/* PERF_LINES_DECRYPTED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_LINES_DECRYPTED_LO */
+#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_OFFSET       0x254u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_RESET        0x00000000u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_LINES_DECRYPTED_HI_VALUE_MASK   0xFFFFFFFFu
 
 /* PERF_KEYS_PROGRAMMED_LO (RO): Counter, bits 31:0: key-programming commands that succeeded */
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_OFFSET        0x258u
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_RESET         0x00000000u
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_VALUE_MASK    0xFFFFFFFFu
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_OFFSET       0x258u
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_RESET        0x00000000u
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_LO_VALUE_MASK   0xFFFFFFFFu
 
 /* PERF_KEYS_PROGRAMMED_HI (RO): Counter, bits 63:32, as latched by the last read of PERF_KEYS_PROGRAMMED_LO */
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_OFFSET        0x25Cu
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_RESET         0x00000000u
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_VALUE_SHIFT   0u
-#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_VALUE_MASK    0xFFFFFFFFu
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_OFFSET       0x25Cu
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_RESET        0x00000000u
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_VALUE_SHIFT  0u
+#define MEMCRYPT_PERF_KEYS_PROGRAMMED_HI_VALUE_MASK   0xFFFFFFFFu
 
 /* Command values */
-#define MEMCRYPT_CMD_SET_KEY_DIRECT                    0u
-#define MEMCRYPT_CMD_SET_KEY_RANDOM                    1u
-#define MEMCRYPT_CMD_CLEAR_KEY                         2u
-#define MEMCRYPT_CMD_NO_ENCRYPT                        3u
-#define MEMCRYPT_CMD_LOAD_PLATFORM_KEY                 128u
+#define MEMCRYPT_CMD_SET_KEY_DIRECT                   0u
+#define MEMCRYPT_CMD_SET_KEY_RANDOM                   1u
+#define MEMCRYPT_CMD_CLEAR_KEY                        2u
+#define MEMCRYPT_CMD_NO_ENCRYPT                       3u
+#define MEMCRYPT_CMD_LOAD_PLATFORM_KEY                128u
 
 /* Status values */
-#define MEMCRYPT_STATUS_PROG_SUCCESS                   0u
-#define MEMCRYPT_STATUS_INVALID_PROG_CMD               1u
-#define MEMCRYPT_STATUS_ENTROPY_ERROR                  2u
-#define MEMCRYPT_STATUS_INVALID_KEYID                  3u
-#define MEMCRYPT_STATUS_INVALID_ENC_ALG                4u
-#define MEMCRYPT_STATUS_DEVICE_BUSY                    5u
+#define MEMCRYPT_STATUS_PROG_SUCCESS                  0u
+#define MEMCRYPT_STATUS_INVALID_PROG_CMD              1u
+#define MEMCRYPT_STATUS_ENTROPY_ERROR                 2u
+#define MEMCRYPT_STATUS_INVALID_KEYID                 3u
+#define MEMCRYPT_STATUS_INVALID_ENC_ALG               4u
+#define MEMCRYPT_STATUS_DEVICE_BUSY                   5u
 
 /* Algorithm bits */
-#define MEMCRYPT_ALG_AES_XTS_128                       0x01u
-#define MEMCRYPT_ALG_AES_XTS_256                       0x04u
+#define MEMCRYPT_ALG_AES_XTS_128                      0x01u
+#define MEMCRYPT_ALG_AES_XTS_256                      0x04u
 
 /* FaultKind values */
-#define MEMCRYPT_FAULT_KIND_INVALID_KEYID              1u
-#define MEMCRYPT_FAULT_KIND_OUT_OF_RANGE               2u
-#define MEMCRYPT_FAULT_KIND_DMA_MASK                   3u
-#define MEMCRYPT_FAULT_KIND_MEMORY_ERROR               4u
-#define MEMCRYPT_FAULT_KIND_BAD_CONTROL_ACCESS         5u
+#define MEMCRYPT_FAULT_KIND_INVALID_KEYID             1u
+#define MEMCRYPT_FAULT_KIND_OUT_OF_RANGE              2u
+#define MEMCRYPT_FAULT_KIND_DMA_MASK                  3u
+#define MEMCRYPT_FAULT_KIND_MEMORY_ERROR              4u
+#define MEMCRYPT_FAULT_KIND_BAD_CONTROL_ACCESS        5u
+#define MEMCRYPT_FAULT_KIND_PROTOCOL_ERROR            6u
 
 /* FaultSource values */
-#define MEMCRYPT_FAULT_SOURCE_HOST                     0u
-#define MEMCRYPT_FAULT_SOURCE_DMA                      1u
-#define MEMCRYPT_FAULT_SOURCE_CONTROL                  2u
+#define MEMCRYPT_FAULT_SOURCE_HOST                    0u
+#define MEMCRYPT_FAULT_SOURCE_DMA                     1u
+#define MEMCRYPT_FAULT_SOURCE_CONTROL                 2u
 
 /* Irq bits */
-#define MEMCRYPT_IRQ_COMMAND_DONE                      0x01u
-#define MEMCRYPT_IRQ_FAULT                             0x02u
-#define MEMCRYPT_IRQ_FAULT_OVERFLOW                    0x04u
+#define MEMCRYPT_IRQ_COMMAND_DONE                     0x01u
+#define MEMCRYPT_IRQ_FAULT                            0x02u
+#define MEMCRYPT_IRQ_FAULT_OVERFLOW                   0x04u
+#define MEMCRYPT_IRQ_FLUSH_DONE                       0x08u
 
 /* Block bits */
-#define MEMCRYPT_BLOCK_CACHE                           0x01u
-#define MEMCRYPT_BLOCK_ENGINE                          0x02u
-#define MEMCRYPT_BLOCK_HOST_PORT                       0x04u
-#define MEMCRYPT_BLOCK_DMA_PORT                        0x08u
-#define MEMCRYPT_BLOCK_MEMORY_PORT                     0x10u
+#define MEMCRYPT_BLOCK_CACHE                          0x01u
+#define MEMCRYPT_BLOCK_ENGINE                         0x02u
+#define MEMCRYPT_BLOCK_HOST_PORT                      0x04u
+#define MEMCRYPT_BLOCK_DMA_PORT                       0x08u
+#define MEMCRYPT_BLOCK_MEMORY_PORT                    0x10u
 
 /* Fault kinds reserved for a block no build of this release contains (MEMCRYPT_BLOCK_* bits) */
-#define MEMCRYPT_FAULT_KIND_INVALID_KEYID_RESERVED_FOR 0x0Cu
-#define MEMCRYPT_FAULT_KIND_OUT_OF_RANGE_RESERVED_FOR  0x0Cu
-#define MEMCRYPT_FAULT_KIND_DMA_MASK_RESERVED_FOR      0x08u
-#define MEMCRYPT_FAULT_KIND_MEMORY_ERROR_RESERVED_FOR  0x10u
+#define MEMCRYPT_FAULT_KIND_DMA_MASK_RESERVED_FOR     0x08u
 
 #endif /* MEMCRYPT_REGS_H */

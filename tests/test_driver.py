@@ -231,7 +231,7 @@ def test_program_times_out_after_the_poll_limit():
     (lambda d: d.program(1, 0, 1 << 16), "ENC_ALG is 16 bits"),
     (lambda d: d.program(1, 0, 1, bytes(33)), "at most 32"),
     (lambda d: d.program(1, 0, 1, poll_limit=0), "poll limit"),
-    (lambda d: d.irq_enable(8), "not interrupts"),
+    (lambda d: d.irq_enable(16), "not interrupts"),
 ])
 def test_impossible_arguments_raise_before_any_access(call, message):
     device = FakeDevice()
@@ -489,3 +489,63 @@ def test_sync_driver_has_every_async_method_with_its_docstring():
         assert not inspect.iscoroutinefunction(method), name
         assert method.__doc__ and method.__doc__ == getattr(AsyncDriver, name).__doc__
         assert inspect.signature(method) == inspect.signature(getattr(AsyncDriver, name))
+
+
+def _flush_device(blocks, statuses):
+    device = FakeDevice()
+    regmap = register_map(DEFAULT)
+    device.regs[regmap.offset("CAP_BLOCKS")] = int(blocks)
+    status_offset = regmap.offset("FLUSH_STATUS")
+    script = list(statuses)
+    plain_read = device.read
+
+    def read(offset):
+        if offset == status_offset and script:
+            value = script.pop(0)
+            device.log.append(("r", offset, value))
+            return value
+        return plain_read(offset)
+
+    device.read = read
+    return device, regmap
+
+
+def test_flush_range_writes_the_line_range_and_waits_for_completion():
+    regmap = register_map(DEFAULT)
+    busy = regmap["FLUSH_STATUS"].field("BUSY").mask
+    done = regmap["FLUSH_STATUS"].field("DONE").mask | 5 << 16
+    device, regmap = _flush_device(Block.CACHE, [busy, busy, done])
+    driver = Driver(device.read, device.write, config=DEFAULT)
+    assert driver.flush_range(0x1_2345_6789, 0x1000) == 5
+    writes = dict(device.writes())
+    assert writes[regmap.offset("FLUSH_START_LO")] == 0x2345_6780
+    assert writes[regmap.offset("FLUSH_START_HI")] == 0x1
+    assert writes[regmap.offset("FLUSH_END_LO")] == 0x2345_77C0
+    assert writes[regmap.offset("FLUSH_END_HI")] == 0x1
+    assert device.writes()[-1] == (regmap.offset("FLUSH_CTRL"), 1)
+    assert device.reads().count(regmap.offset("FLUSH_STATUS")) == 3
+
+
+def test_flush_all_and_its_refusals():
+    regmap = register_map(DEFAULT)
+    done = regmap["FLUSH_STATUS"].field("DONE").mask | 9 << 16
+    device, _ = _flush_device(Block.CACHE, [done])
+    assert Driver(device.read, device.write, config=DEFAULT).flush_all() == 9
+    assert device.writes() == [(regmap.offset("FLUSH_CTRL"), 2)]
+    ignored = regmap["FLUSH_STATUS"].field("IGNORED").mask
+    device, _ = _flush_device(Block.CACHE, [ignored])
+    with pytest.raises(DeviceError, match="another was running"):
+        Driver(device.read, device.write, config=DEFAULT).flush_all()
+    device, _ = _flush_device(Block.ENGINE, [])
+    with pytest.raises(DeviceError, match="no cache"):
+        Driver(device.read, device.write, config=DEFAULT).flush_all()
+    assert device.writes() == []
+
+
+@pytest.mark.parametrize("address, length", [(-1, 64), (0, 0), (1 << 34, 64),
+                                             ((1 << 34) - 64, 128)])
+def test_flush_range_refuses_ranges_outside_memory_before_any_access(address, length):
+    device, _ = _flush_device(Block.CACHE, [])
+    with pytest.raises(ValueError):
+        Driver(device.read, device.write, config=DEFAULT).flush_range(address, length)
+    assert device.log == []

@@ -346,27 +346,30 @@ def test_key_field_and_counter_registers_say_where_they_sit():
     assert counters[("host_reads", True)] == "PERF_HOST_READS_HI"
 
 
-def test_registers_and_fault_kinds_without_a_producer_are_reserved():
+def test_registers_and_fault_kinds_of_absent_blocks_are_reserved():
     regmap = register_map(MemcryptConfig())
     for register in regmap:
         event = register.counter.event if register.counter else None
-        assert register.reserved_for == RESERVED_EVENTS.get(event, NO_BLOCKS), register.name
+        expected = (Block.CACHE if register.name.startswith("FLUSH_")
+                    else RESERVED_EVENTS.get(event, NO_BLOCKS))
+        assert register.reserved_for == expected, register.name
     assert regmap["PERF_DMA_READS_LO"].reserved_for == Block.DMA_PORT
+    assert regmap["PERF_HOST_READS_LO"].reserved_for == NO_BLOCKS
     assert regmap["PERF_CACHE_HITS_LO"].reserved_for == NO_BLOCKS
-    assert set(RESERVED_FAULT_KINDS) == {FaultKind.INVALID_KEYID, FaultKind.OUT_OF_RANGE,
-                                         FaultKind.DMA_MASK, FaultKind.MEMORY_ERROR}
+    assert set(RESERVED_FAULT_KINDS) == {FaultKind.DMA_MASK}
     texts = render(MemcryptConfig())
-    assert "**Reserved for the host port**" in texts["registers.md"]
-    assert "`MEMORY_ERROR` | the memory answered with an error. **Reserved for the memory " \
-        "port**" in texts["registers.md"]
+    assert "**Reserved for the DMA port**" in texts["registers.md"]
+    assert "**Reserved for the key-tagged cache**" in texts["registers.md"]
     defines = parse_defines(texts["memcrypt_regs.h"])
-    assert defines["MEMCRYPT_PERF_HOST_WRITES_LO_RESERVED_FOR"] == Block.HOST_PORT
+    assert defines["MEMCRYPT_PERF_DMA_WRITES_LO_RESERVED_FOR"] == Block.DMA_PORT
+    assert defines["MEMCRYPT_FLUSH_CTRL_RESERVED_FOR"] == Block.CACHE
     assert defines["MEMCRYPT_FAULT_KIND_DMA_MASK_RESERVED_FOR"] == Block.DMA_PORT
     assert "MEMCRYPT_PERF_CACHE_HITS_LO_RESERVED_FOR" not in defines
+    assert "MEMCRYPT_PERF_LINES_ENCRYPTED_LO_RESERVED_FOR" not in defines
     data = json.loads(texts["memcrypt_regs.json"])
-    assert data["reserved_fault_kinds"]["MEMORY_ERROR"] == Block.MEMORY_PORT
+    assert data["reserved_fault_kinds"] == {"DMA_MASK": Block.DMA_PORT}
     lines = next(r for r in data["registers"] if r["name"] == "PERF_LINES_ENCRYPTED_HI")
-    assert lines["reserved_for"] == Block.MEMORY_PORT
+    assert lines["reserved_for"] == NO_BLOCKS
 
 
 def test_cap_blocks_reads_the_blocks_of_the_build():

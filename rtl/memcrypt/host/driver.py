@@ -29,6 +29,10 @@ registers and a doorbell in place of the instruction:
 5. read ``STATUS`` until ``BUSY`` = 0; ``STATUS.CODE`` is Intel's status code
    (:class:`~memcrypt.regmap.Status`).
 
+Flushes (builds with the key-tagged cache): :meth:`AsyncDriver.flush_range` writes back and
+invalidates the lines of an address range under every KeyID (a page before it is reused),
+:meth:`AsyncDriver.flush_all` every line; both wait for FLUSH_STATUS to report completion.
+
 After a reset, call :meth:`AsyncDriver.wait_ready` first: the controller is busy until its
 platform key is drawn, and register writes that arrive while it is busy are ignored.
 
@@ -45,6 +49,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..config import MemcryptConfig
+from ..geometry import LINE_BYTES
 from ..regmap import (
     ID_VALUE,
     KEY_FIELD_WORDS,
@@ -139,6 +144,7 @@ class AsyncDriver:
         # the device has been identified.
         self.regmap = regmap if regmap is not None else register_map(config or MemcryptConfig())
         self._identified = config is not None
+        self._blocks = None          # CAP_BLOCKS, read before the first flush
 
     # -- raw access ---------------------------------------------------------------------------
 
@@ -439,6 +445,57 @@ class AsyncDriver:
         await self._ensure_identified()
         await self.write("IRQ_ENABLE", _irq_bits(bits))
 
+    # -- flushes ------------------------------------------------------------------------------
+
+    async def flush_range(self, address: int, length: int,
+                          poll_limit: int = 1_000_000) -> int:
+        """Write back (encrypted under each line's KeyID) and invalidate every cached line
+        that holds a byte of ``[address, address + length)`` under any KeyID, e.g. a 4 KiB
+        page before it is reused; ``address`` is a stripped physical address (without
+        KeyID bits). Waits until the flush is complete (memory has answered every
+        write-back) and returns the number of lines invalidated.
+
+        Raises ``ValueError`` for a range outside the stripped address space and
+        :class:`DeviceError` if the build has no cache, a flush was already running, or
+        the flush does not finish within ``poll_limit`` polls."""
+        await self._ensure_identified()
+        top = 1 << self.config.stripped_bits
+        _int("address", address)
+        _int("length", length)
+        if not 0 <= address < top or length < 1 or address + length > top:
+            raise ValueError(f"flush range [{address:#x}, {address + length:#x}) is not a "
+                             f"non-empty range of the {self.config.stripped_bits}-bit "
+                             f"stripped address space")
+        start = address & ~(LINE_BYTES - 1)
+        end = (address + length + LINE_BYTES - 1) & ~(LINE_BYTES - 1)
+        await self.write("FLUSH_START_LO", start & _WORD)
+        await self.write("FLUSH_START_HI", start >> 32)
+        await self.write("FLUSH_END_LO", end & _WORD)
+        await self.write("FLUSH_END_HI", end >> 32)
+        return await self._flush(self.encode("FLUSH_CTRL", RANGE=1), poll_limit)
+
+    async def flush_all(self, poll_limit: int = 1_000_000) -> int:
+        """Write back and invalidate every cached line; as :meth:`flush_range`. After it
+        returns, memory holds every line's latest value, encrypted."""
+        await self._ensure_identified()
+        return await self._flush(self.encode("FLUSH_CTRL", ALL=1), poll_limit)
+
+    async def _flush(self, control: int, poll_limit: int) -> int:
+        if self._blocks is None:
+            self._blocks = _blocks(self.field("CAP_BLOCKS", "BLOCKS",
+                                              await self.read("CAP_BLOCKS")))
+        if Block.CACHE not in self._blocks:
+            raise DeviceError("this build has no cache to flush (CAP_BLOCKS)")
+        await self.write("FLUSH_CTRL", control)
+        _check_polls(poll_limit)
+        for _ in range(poll_limit):
+            status = await self.read("FLUSH_STATUS")
+            if not self.field("FLUSH_STATUS", "BUSY", status):
+                if self.field("FLUSH_STATUS", "IGNORED", status):
+                    raise DeviceError("the flush was ignored: another was running")
+                return self.field("FLUSH_STATUS", "LINES", status)
+        raise DeviceError(f"the flush did not finish within {poll_limit} polls")
+
     # -- performance counters -----------------------------------------------------------------
 
     async def perf_counters(self) -> dict:
@@ -550,7 +607,7 @@ _ASYNC_METHODS = (
     "set_key_direct",
     "set_key_random", "clear_key", "no_encrypt", "load_platform_key", "faults",
     "fault_overflow", "clear_fault_overflow", "irq_status", "irq_clear", "irq_enable",
-    "perf_counters", "clear_perf_counters",
+    "perf_counters", "clear_perf_counters", "flush_range", "flush_all",
 )
 
 

@@ -94,13 +94,22 @@ _ALGORITHM = {
 }
 
 _FAULT_KIND = {
-    FaultKind.INVALID_KEYID: "the access's KeyID is at or above NUM_KEYS",
-    FaultKind.OUT_OF_RANGE: "the address without its KeyID is at or above the memory size "
-                            "(CAP_MEM)",
+    FaultKind.INVALID_KEYID: "the access's KeyID is at or above NUM_KEYS (answered DECERR, "
+                             "nothing written)",
+    FaultKind.OUT_OF_RANGE: "a byte of the burst lies, without its KeyID, at or above the "
+                            "memory size (CAP_MEM; answered DECERR, nothing written)",
     FaultKind.DMA_MASK: "a DMA request above the device's DMA mask",
-    FaultKind.MEMORY_ERROR: "the memory answered with an error",
+    FaultKind.MEMORY_ERROR: "the memory answered a line's read or write with an error; the "
+                            "address is the line's, with its KeyID, WRITE says which. A "
+                            "failed read answers SLVERR to the access that needed the line, "
+                            "which is not cached; a failed write-back loses the line (memory "
+                            "keeps what it held, the cache no longer holds it)",
     FaultKind.BAD_CONTROL_ACCESS: "a control access to an offset not in the map (answered "
                                   "SLVERR)",
+    FaultKind.PROTOCOL_ERROR: "a host burst AMBA forbids: reserved AxBURST, a WRAP not of "
+                              "2, 4, 8 or 16 beats or not aligned to its size, AxSIZE wider "
+                              "than the bus, or an INCR crossing 4 KiB (answered SLVERR, "
+                              "nothing written)",
 }
 
 _FAULT_SOURCE = {
@@ -113,6 +122,7 @@ _IRQ = {
     Irq.COMMAND_DONE: "a key-programming command finished, whatever its status",
     Irq.FAULT: "a fault was logged",
     Irq.FAULT_OVERFLOW: "a fault was lost because the log was full",
+    Irq.FLUSH_DONE: "a flush started through FLUSH_CTRL finished",
 }
 
 _BLOCK = {
@@ -354,9 +364,10 @@ def markdown(regmap: RegisterMap) -> str:
     add("")
     add("`CAP_BLOCKS.BLOCKS` says which blocks the build contains beside the control block "
         "(the top that instantiates the control block sets it: `memcrypt generate --top "
-        "control` reads 0, `--top keyed-engine` reads `ENGINE`). A register or fault kind "
-        "reserved for a block reads zero, or is never logged, in a build without it; in this "
-        "release no block produces them yet.")
+        "control` reads 0, `--top keyed-engine` reads `ENGINE`, `--top controller` reads "
+        "`CACHE | ENGINE | HOST_PORT | MEMORY_PORT`). A register or fault kind reserved for "
+        "a block reads zero (writes are ignored), or is never logged, in a build without "
+        "it.")
     add("")
     add("| bit | name | block | reserved for it |")
     add("|---|---|---|---|")
