@@ -22,8 +22,14 @@ def run_cli_in(folder, *args, env):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["generate", "--top", "bogus"], "unknown top 'bogus'; choose from engine, aes, control, "
-                                         "keyed-engine, cache, keyschedule"),
+    (["generate", "--top", "bogus"], "unknown top 'bogus'; choose from controller, engine, "
+                                         "aes, control, keyed-engine, cache, keyschedule"),
+    (["generate", "--top", "controller", "-p", "cache_ways=9"],
+     "cache_ways must be from 1 to 8, not 9"),
+    (["generate", "--top", "controller", "-p", "config=small", "-p", "memory_base=0xFFFFC0"],
+     "memory_base + mem_bytes (0x10fffc0) does not fit the 24-bit memory port address"),
+    (["bench", "controller", "--latency", "-1"], "--latency must be at least 0"),
+    (["bench", "aes", "--latency", "5"], "--latency applies to the controller bench only"),
     (["generate", "-p", "key_bits=192"], "Key size must be 128 or 256, not 192"),
     (["generate", "-p", "colour=red"], "unknown parameter(s) colour"),
     (["generate", "-p", "nonsense"], "parameter 'nonsense' is not NAME=VALUE"),
@@ -149,6 +155,23 @@ def test_generated_control_passes_verilator_lint_and_prints_its_configuration(
     for port in ("s_axil_awaddr", "s_axil_wstrb", "s_axil_rdata", "s_axil_bresp",
                  "entropy_valid", "retire_done", "irq"):
         assert f" {port}" in text, port
+
+
+@pytest.mark.parametrize("preset", ["intel", "amd-sme", "keys1024", "small"])
+def test_generated_controller_passes_verilator_lint_for_every_preset(tmp_path, preset, capsys):
+    assert main(["generate", "--top", "controller", "-p", f"config={preset}", "--format", "v",
+                 "-o", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert f"configuration {preset}" in printed and "cache_ways" in printed
+    verilog = tmp_path / "memcrypt_controller.v"
+    lint = subprocess.run(["verilator", "--lint-only", *VERILATOR_LINT_WAIVERS, str(verilog)],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
+    text = verilog.read_text()
+    for port in ("clk", "rst", "s_axi_awaddr", "s_axi_awid", "s_axi_wstrb", "s_axi_rlast",
+                 "s_axi_bresp", "m_axi_araddr", "m_axi_wlast", "m_axi_rresp", "s_axil_awaddr",
+                 "entropy_valid", "irq", "ready"):
+        assert f" {port};" in text, port
 
 
 def test_generated_cache_passes_verilator_lint_and_prints_its_packed_ports(tmp_path, capsys):

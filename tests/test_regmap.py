@@ -140,7 +140,7 @@ def parse_defines(text):
 
 def expected_defines(regmap):
     expected = {"MEMCRYPT_ID_VALUE": ID_VALUE, "MEMCRYPT_VERSION_MAJOR": 0,
-                "MEMCRYPT_VERSION_MINOR": 3, "MEMCRYPT_ADDR_WIDTH": 12,
+                "MEMCRYPT_VERSION_MINOR": 4, "MEMCRYPT_ADDR_WIDTH": 12,
                 "MEMCRYPT_KEY_FIELD_WORDS": 8}
     for register in regmap:
         expected[f"MEMCRYPT_{register.name}_OFFSET"] = register.offset

@@ -66,7 +66,8 @@ class MemcryptConfig:
         Fault records kept (a power of two, 2 to 256); more are counted as overflow.
     cache_ways, cache_sets : int
         The controller's key-tagged cache: 1 to 8 ways of ``cache_sets`` sets (a power of
-        two) of one 64-byte line each.
+        two) of one 64-byte line each; the controller refuses more sets than the stripped
+        address space has lines.
     engine : str
         The AES cores of the controller's AES-XTS engines: ``"iterative"`` (one round per
         clock, small: the default build fits the LFE5U-85F with both key sizes) or
@@ -143,10 +144,6 @@ class MemcryptConfig:
         _require_int("cache_sets", self.cache_sets, 1, 1 << 16)
         if self.cache_sets & (self.cache_sets - 1):
             raise ValueError(f"cache_sets must be a power of two, not {self.cache_sets}")
-        if self.cache_sets > 1 << self.line_address_bits:
-            raise ValueError(f"cache_sets ({self.cache_sets}) exceeds the "
-                             f"{1 << self.line_address_bits} lines of the "
-                             f"{self.stripped_bits}-bit stripped address space")
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.sbox not in SBOXES:

@@ -44,7 +44,7 @@ __all__ = [
 
 ID_VALUE = 0x4D435259        # "MCRY"
 VERSION_MAJOR = 0
-VERSION_MINOR = 3
+VERSION_MINOR = 4
 ADDR_WIDTH = 12              # a 4 KiB window
 KEY_FIELD_WORDS = 8          # 256 bits per key field (a 128-bit key uses words 0 to 3)
 

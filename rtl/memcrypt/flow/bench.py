@@ -264,7 +264,7 @@ def run_aes_bench(names, *, seeds=3, pnr=True, workdir=Path("build/bench"), jobs
 class AreaBenchConfig:
     """A component built from a configuration preset, measured for area and Fmax only."""
     name: str
-    target: str              # "control" or "cache"
+    target: str              # "control", "cache" or "controller"
     preset: str
     ways: int = 0            # cache geometry
     sets: int = 0
@@ -273,8 +273,11 @@ class AreaBenchConfig:
         from ..config import preset  # noqa: PLC0415
         from ..gateware.cache import KeyTaggedCache  # noqa: PLC0415
         from ..gateware.control import KeyControl  # noqa: PLC0415
+        from ..gateware.controller import Controller  # noqa: PLC0415
         if self.target == "cache":
             return KeyTaggedCache(preset(self.preset), ways=self.ways, sets=self.sets)
+        if self.target == "controller":
+            return Controller(preset(self.preset))
         return KeyControl(preset(self.preset))
 
     def describe(self):
@@ -283,6 +286,10 @@ class AreaBenchConfig:
         from ..gateware.keytable import LOOKUP_LATENCY  # noqa: PLC0415
         from ..geometry import LINE_BYTES  # noqa: PLC0415
         build = preset(self.preset)
+        if self.target == "controller":
+            kib = build.cache_ways * build.cache_sets * LINE_BYTES // 1024
+            return (f"{build.num_keys} keys, {kib} KiB cache, {build.engine} AES-XTS "
+                    f"{'/'.join(map(str, build.key_sizes))}")
         if self.target == "cache":
             kib = self.ways * self.sets * LINE_BYTES // 1024
             return f"{self.ways} ways x {self.sets} sets, {kib} KiB, {build.keyid_bits}-bit KeyID"
@@ -296,6 +303,8 @@ AREA_BENCH_CONFIGS = [
     # The default cache: 4 ways x 64 sets of 64-byte lines (16 KiB), Intel-like addresses.
     AreaBenchConfig("cache-16k", "cache", "intel", ways=4, sets=64),
     AreaBenchConfig("cache-64k", "cache", "intel", ways=8, sets=128),
+    # The whole controller as `memcrypt generate --top controller` builds it by default.
+    AreaBenchConfig("controller-intel", "controller", "intel"),
 ]
 
 

@@ -195,13 +195,13 @@ def _cmd_build(args):
 def _cmd_bench(args):
     from .bench import AREA_BENCH_CONFIGS, BENCH_CONFIGS, run_aes_bench, run_area_bench
 
-    if args.target in ("control", "cache"):
+    if args.target in ("control", "cache", "controller"):
         configs = [c for c in AREA_BENCH_CONFIGS if c.target == args.target]
     elif args.target == "aes":
         configs = BENCH_CONFIGS
     else:
         raise UserError(f"unknown bench target {args.target!r}; "
-                           f"choose from aes, control, cache")
+                           f"choose from aes, control, cache, controller")
     names = args.config or [c.name for c in configs if getattr(c, "default", True)]
     known = {c.name for c in configs}
     unknown = [n for n in names if n not in known]
@@ -210,6 +210,19 @@ def _cmd_bench(args):
                            f"choose from {', '.join(sorted(known))}")
     if args.seeds < 1:
         raise UserError("--seeds must be at least 1")
+    if args.latency and args.target != "controller":
+        raise UserError("--latency applies to the controller bench only")
+    if any(latency < 0 for latency in args.latency or ()):
+        raise UserError("--latency must be at least 0")
+    if args.target == "controller":
+        from .bench_controller import DEFAULT_LATENCIES, run_controller_bench
+        for config in [c for c in configs if c.name in names]:
+            run_controller_bench(config.preset, latencies=args.latency or DEFAULT_LATENCIES,
+                                 workdir=Path(args.workdir), echo=print)
+        if not args.no_pnr:
+            run_area_bench(names, seeds=args.seeds, workdir=Path(args.workdir),
+                           jobs=args.jobs, echo=print)
+        return 0
     if args.target in ("control", "cache"):
         run_area_bench(names, seeds=args.seeds, pnr=not args.no_pnr, workdir=Path(args.workdir),
                        jobs=args.jobs, echo=print)
@@ -319,10 +332,15 @@ def _build_parser():
                        description="Measure cycles per block, latency and rekey penalty in "
                                    "simulation, then LUT4/FF/BRAM and Fmax from synth_ecp5 "
                                    "and nextpnr-ecp5 (LFE5U-85F, speed 6, out of context).")
-    p.add_argument("target", choices=("aes", "control", "cache"),
+    p.add_argument("target", choices=("aes", "control", "cache", "controller"),
                    help="what to measure: aes (AES and XTS cores), control (control "
-                        "interface and key table) or cache (key-tagged cache); the last two: "
-                        "area and Fmax only")
+                        "interface and key table), cache (key-tagged cache): area and Fmax "
+                        "only; controller (the whole top: latencies, bandwidths and page "
+                        "reuse in simulation against memory latency, a PNG plot, then area "
+                        "and Fmax)")
+    p.add_argument("--latency", type=int, action="append",
+                   help="controller: a memory latency in clock cycles (repeatable; default "
+                        "2, 10, 30, 60)")
     p.add_argument("--config", action="append", help="configuration (repeatable)")
     p.add_argument("--seeds", type=int, default=3, help="place-and-route seeds (median)")
     p.add_argument("--no-pnr", action="store_true", help="skip synthesis and place and route")
