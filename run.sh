@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # memcrypt quick start. Installs whatever is missing, then runs one job:
-#   ./run.sh demo   generate Verilog for the default configuration and run a simulation demo
+#   ./run.sh demo   generate the controller's Verilog and run the controller in simulation
 #   ./run.sh test   run the whole test suite (ruff + pytest)
 # Idempotent: on a machine that already has everything it only checks and runs.
 set -euo pipefail
@@ -45,7 +45,7 @@ fi
 case "$job" in
     setup) ;;
     demo)
-        .venv/bin/memcrypt generate --top engine -o build/generate
+        .venv/bin/memcrypt generate --top controller -o build/generate
         .venv/bin/memcrypt demo
         ;;
     test)

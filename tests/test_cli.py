@@ -212,7 +212,7 @@ def test_generated_cores_pass_verilator_lint(tmp_path, top):
 
 
 def test_demo_prints_plaintext_and_ciphertext(capsys):
-    assert main(["demo", "--lines", "1"]) == 0
+    assert main(["demo", "--engine", "--lines", "1"]) == 0
     out = capsys.readouterr().out
     assert "plaintext" in out and "ciphertext" in out
     assert "all match the golden model" in out
