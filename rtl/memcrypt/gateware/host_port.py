@@ -155,8 +155,11 @@ class AXI4HostPort(wiring.Component):
             with m.Case(Burst.FIXED):
                 m.d.comb += next_address.eq(beat_address)
             with m.Case(Burst.WRAP):
-                m.d.comb += next_address.eq(
-                    (beat_address & ~wrap_mask) | (incremented & wrap_mask))
+                # A wrap window is at most 16 beats of 16 bytes: the bits above stay.
+                m.d.comb += next_address.eq(Cat(
+                    (beat_address[:BOUNDARY_BITS] & ~wrap_mask) |
+                    (incremented[:BOUNDARY_BITS] & wrap_mask),
+                    beat_address[BOUNDARY_BITS:]))
             with m.Default():
                 m.d.comb += next_address.eq(incremented)
         # The beat's byte lanes: from its address to the end of its aligned size.
