@@ -40,7 +40,7 @@ from .table import text_table
 __all__ = ["run_controller_bench", "DEFAULT_LATENCIES"]
 
 #: Memory latencies (cycles) of the default run.
-DEFAULT_LATENCIES = (2, 10, 30, 60)
+DEFAULT_LATENCIES = (4, 16, 64)
 PAGE_BYTES = 4096
 ENCRYPTED, ENCRYPTED_256, PLAINTEXT = 1, 2, 3
 _KEY1 = bytes(range(16)), bytes(range(16, 32))
@@ -103,9 +103,10 @@ def measure(config: MemcryptConfig, latency: int, *, seed=1, echo=print):
         echo(f"  latencies done at cycle {host.cycle}")
         # Bandwidths over four times the cache.
         count = region // LINE_BYTES
+        span = 16 * region                  # random lines fall in 16 times the region
         random_lines = [rng.randrange(16 * count) * LINE_BYTES for _ in range(count)]
         for label, keyid in (("", ENCRYPTED), (", NO_ENCRYPT", PLAINTEXT)):
-            offset = 0x100000 if keyid == PLAINTEXT else 0
+            offset = span if keyid == PLAINTEXT else 0
             sequential = lines(offset, count, keyid)
             cycles, _ = await host.reads(ctx, sequential)
             figures[f"sequential read{label}"] = region / cycles
@@ -121,13 +122,13 @@ def measure(config: MemcryptConfig, latency: int, *, seed=1, echo=print):
             echo(f"  bandwidths{label or ', encrypted'} done at cycle {host.cycle}")
         alternating = [host.address(ENCRYPTED if i % 2 else ENCRYPTED_256 if 256 in
                                     config.key_sizes else PLAINTEXT,
-                                    0x200000 + LINE_BYTES * i) for i in range(count)]
+                                    2 * span + LINE_BYTES * i) for i in range(count)]
         cycles, _ = await host.reads(ctx, alternating)
         figures["sequential read, KeyIDs alternating"] = region / cycles
         await driver.flush_all()
 
         # A dirty page reused under a new KeyID.
-        page = 0x300000
+        page = 3 * span
         page_lines = PAGE_BYTES // LINE_BYTES
         await host.writes(ctx, lines(page, page_lines, ENCRYPTED), _line_data)
         start = host.cycle
@@ -187,10 +188,10 @@ def plot(results, path):
     pyplot.close(figure)
 
 
-#: The simulated cache: the preset's ways with this many sets, so that the bandwidth runs
-#: (four times the cache) pass through it in minutes of simulation; streaming figures do
-#: not depend on the cache's size.
-SIMULATED_CACHE_SETS = 16
+#: The simulated cache: the preset's ways with this many sets (1 KiB for the Intel preset),
+#: so that the bandwidth runs (four times the cache) take minutes in the Amaranth
+#: simulator; a blocking cache's streaming figures do not depend on its size.
+SIMULATED_CACHE_SETS = 4
 
 
 def run_controller_bench(config_name="intel", latencies=DEFAULT_LATENCIES,

@@ -350,7 +350,7 @@ def _build_parser():
                         "and Fmax)")
     p.add_argument("--latency", type=int, action="append",
                    help="controller: a memory latency in clock cycles (repeatable; default "
-                        "2, 10, 30, 60)")
+                        "4, 16, 64)")
     p.add_argument("--config", action="append", help="configuration (repeatable)")
     p.add_argument("--seeds", type=int, default=3, help="place-and-route seeds (median)")
     p.add_argument("--no-pnr", action="store_true", help="skip synthesis and place and route")
