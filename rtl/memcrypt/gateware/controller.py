@@ -20,7 +20,9 @@ The controller adds two joins the blocks alone do not make:
 * a retirement (the key control's ``retire``, before a KeyID's key changes) completes only
   when the cache has written back the KeyID's lines *and* the memory side has read the
   keys of every write-back it was handed (``keys_bound``): the key table is rewritten only
-  after every such line is bound to its old key (ordering rule 2);
+  after every such line is bound to its old key (ordering rule 2); and no host request
+  enters the cache from the retirement's start until the table is written, so no line is
+  filled with the keys being replaced;
 * a flush (FLUSH_CTRL) completes only when memory has answered every write-back
   (``writes_idle``), so software that sees FLUSH_STATUS.DONE finds memory up to date.
 
@@ -115,7 +117,6 @@ class Controller(wiring.Component):
         wiring.connect(m, memory.m_axi, wiring.flipped(self.m_axi))
         wiring.connect(m, wiring.flipped(self.s_axil), control.s_axil)
         wiring.connect(m, wiring.flipped(self.entropy), control.entropy)
-        wiring.connect(m, host.req, cache.req)
         wiring.connect(m, cache.resp, host.resp)
         wiring.connect(m, cache.fill_req, memory.fill_req)
         wiring.connect(m, memory.fill_resp, cache.fill_resp)
@@ -131,15 +132,26 @@ class Controller(wiring.Component):
             self.ready.eq(control.ready & cache.ready),
             host.enable.eq(self.ready),
         ]
-        self._retirement(m, control, cache, memory)
+        self._retirement(m, control, cache, memory, host)
         self._flushes(m, control, cache, memory)
         self._faults(m, control, host, memory)
         return m
 
     @staticmethod
-    def _retirement(m, control, cache, memory):
+    def _retirement(m, control, cache, memory, host):
         """The key control's retirement goes to the cache; its completion comes back once
-        the cache is done and every write-back handed over holds its keys."""
+        the cache is done and every write-back handed over holds its keys. From the
+        request until the key table is written (the cycle after the completion), the host
+        port's requests wait, so that no line is filled with the keys being replaced."""
+        table_write = Signal(name="retire_table_write")
+        hold = Signal(name="retire_hold")
+        m.d.sync += table_write.eq(control.retire.done)
+        m.d.comb += [
+            hold.eq(control.retire.valid | table_write),
+            cache.req.payload.eq(host.req.payload),
+            cache.req.valid.eq(host.req.valid & ~hold),
+            host.req.ready.eq(cache.req.ready & ~hold),
+        ]
         cache_done = Signal(name="retire_cache_done")
         m.d.comb += [
             cache.retire.valid.eq(control.retire.valid & ~cache_done),
