@@ -493,6 +493,14 @@ def test_every_readable_register_is_accounted_for():
     (dict(keyid0="amd"), "keyid0 must be one of"),
     (dict(phys_addr_bits=12, keyid_bits=6), "a 64-byte line needs at least 7"),
     (dict(fault_log_depth=12), "power of two"),
+    (dict(cache_ways=0), "cache_ways must be from 1 to 8, not 0"),
+    (dict(cache_sets=48), "cache_sets must be a power of two, not 48"),
+    (dict(engine="unrolled"), "engine must be one of iterative, pipelined"),
+    (dict(sbox="rom"), "sbox must be one of bram, lut"),
+    (dict(host_id_width=33), "host_id_width must be from 0 to 32"),
+    (dict(memory_id_width=0), "memory_id_width must be from 1 to 32"),
+    (dict(memory_base=32), "memory_base must be a multiple of 64"),
+    (dict(memory_base=1 << 40), "does not fit the 40-bit memory port address"),
 ])
 def test_bad_configuration_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -504,3 +512,15 @@ def test_bad_configuration_types_raise():
         MemcryptConfig(keyid_bits=True)
     with pytest.raises(TypeError, match="config must be a MemcryptConfig"):
         KeyControl({"keyid_bits": 4})
+
+
+def test_the_controller_refuses_what_its_blocks_cannot_build():
+    from memcrypt.gateware.controller import Controller  # noqa: PLC0415
+    with pytest.raises(ValueError, match="need phys_addr_bits of at least 12, not 10"):
+        Controller(MemcryptConfig(phys_addr_bits=10, keyid_bits=2, mem_bytes=1 << 8,
+                                  num_keys=4))
+    with pytest.raises(ValueError, match="64 sets exceed the 16 lines"):
+        Controller(MemcryptConfig(phys_addr_bits=12, keyid_bits=2, mem_bytes=1 << 10,
+                                  num_keys=4))
+    with pytest.raises(TypeError, match="config must be a MemcryptConfig"):
+        Controller("intel")

@@ -38,7 +38,7 @@ from ..amaranth_private import reject_construction
 from ..config import MemcryptConfig, require_config
 from ..geometry import WORD_BITS
 from ..regmap import ADDR_WIDTH, Block
-from .cache import KeyTaggedCache
+from .cache import CacheGeometry, KeyTaggedCache
 from .control import KeyControl
 from .host_port import AXI4HostPort
 from .interfaces import AXI4LiteSignature, AXI4Signature, EntropySignature
@@ -87,6 +87,11 @@ class Controller(wiring.Component):
             reject_construction(self)
             raise ValueError(f"the controller's AXI4 ports need phys_addr_bits of at least "
                              f"{MIN_AXI_ADDRESS_BITS}, not {config.phys_addr_bits}")
+        try:
+            CacheGeometry(config, config.cache_ways, config.cache_sets)
+        except ValueError:
+            reject_construction(self)
+            raise
         self._control = KeyControl(config, blocks=CONTROLLER_BLOCKS)
         self._cache = KeyTaggedCache(config, ways=config.cache_ways, sets=config.cache_sets)
         self._host = AXI4HostPort(config)
