@@ -368,13 +368,17 @@ class MemorySide(wiring.Component):
             for bits, engine in engines.items():
                 with m.Case(route_info.engines[bits]):
                     m.d.comb += data_ready.eq(engine.i_stream.ready)
-        m.d.comb += deliver.eq(read_complete & fill_meta.r_rdy & fill_errors.w_rdy & data_ready &
-                               (~read_error | (~fault.valid & ~write_fault)))
+        offer = Signal(name="r_offer")      # the line waits for its engine or the bypass
+        m.d.comb += [
+            offer.eq(read_complete & fill_meta.r_rdy & fill_errors.w_rdy &
+                     (~read_error | (~fault.valid & ~write_fault))),
+            deliver.eq(offer & data_ready),
+        ]
         for bits, engine in engines.items():
             # The write-back path drives the engine's data input only in the key stage,
             # and only while no fill waits for its data there: the two never meet.
             with m.If(read_complete & (fill_head.route == route_info.engines[bits])):
-                m.d.comb += [engine.i_stream.valid.eq(deliver),
+                m.d.comb += [engine.i_stream.valid.eq(offer),
                              engine.i_stream.payload.data.eq(read_line)]
         m.d.comb += [fill_meta.r_en.eq(deliver), fill_errors.w_en.eq(deliver),
                      fill_errors.w_data.eq(read_error)]
