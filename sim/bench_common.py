@@ -29,7 +29,7 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
 from memcrypt.regmap import Status
@@ -681,6 +681,8 @@ class EntropySource:
             self.dut.entropy_valid.value = 0
 
     async def run(self):
+        """Offer words; between them, and while a word waits for ``entropy_ready``, sleep
+        (on a clock count, on the rising edge of ready) rather than wake every clock."""
         dut = self.dut
         dut.entropy_valid.value = 0
         gap = self.rng.choice(self.gaps)
@@ -688,13 +690,21 @@ class EntropySource:
             await RisingEdge(self.clock)
             if not self.offering:
                 if self.allowance != 0 and gap > 0:
-                    gap -= 1
-                elif self.allowance != 0:
+                    dut.entropy_data.value = self._junk.getrandbits(32)
+                    dut.entropy_valid.value = 0
+                    if gap > 1:
+                        await ClockCycles(self.clock, gap - 1)
+                    gap = 0
+                    continue
+                if self.allowance != 0:
                     self.word = self.rng.getrandbits(32)
                     self.offering = True
                 dut.entropy_data.value = self.word if self.offering else self._junk.getrandbits(32)
                 dut.entropy_valid.value = int(self.offering)
             await ReadOnly()
+            if self.offering and not dut.entropy_ready.value:
+                await RisingEdge(dut.entropy_ready)
+                await ReadOnly()
             if self.offering and dut.entropy_ready.value:
                 self.words.append(self.word)     # taken at the coming edge
                 self.offering = False
