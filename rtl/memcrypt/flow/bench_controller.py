@@ -12,7 +12,8 @@ Measured, for each memory latency:
 
 * **latency** (cycles from the AR handshake to the first R beat of a one-beat read): a hit,
   a clean miss, a dirty miss (the victim written back first), an alias (the line cached
-  under another KeyID), and a clean miss under the NO_ENCRYPT KeyID (what encryption adds);
+  dirty under another keyed KeyID: written back, answered by memory, then filled), and a
+  clean miss under the NO_ENCRYPT KeyID (what encryption adds);
 * **bandwidth** (bytes per cycle over a run of whole-line bursts, against the memory
   port's peak of 16): sequential and random reads and writes over four times the cache's
   size, under an encrypted KeyID and under NO_ENCRYPT, and sequential reads alternating
@@ -97,7 +98,11 @@ def measure(config: MemcryptConfig, latency: int, *, seed=1, echo=print):
         await host.writes(ctx, [host.address(ENCRYPTED, a) for a in set_lines[:-1]],
                           _line_data)
         figures["dirty miss"] = await one(host.address(ENCRYPTED, set_lines[-1]))
-        figures["alias"] = await one(host.address(PLAINTEXT, set_lines[-1]))
+        # The line just read is cached clean under ENCRYPTED; make it dirty, then read it
+        # under another encrypted KeyID: written back, answered, filled again.
+        await host.writes(ctx, [host.address(ENCRYPTED, set_lines[-1])], _line_data)
+        other = ENCRYPTED_256 if 256 in config.key_sizes else PLAINTEXT
+        figures["alias"] = await one(host.address(other, set_lines[-1]))
         await driver.flush_all()
 
         echo(f"  latencies done at cycle {host.cycle}")
