@@ -32,6 +32,14 @@ Default run (``pytest -n 2``):
   four KeyIDs, with range flushes, flush-alls and retirements, random stalls on every
   handshake, each read scored against an uncached encrypted memory and memory checked
   byte for byte after a final flush.
+* the whole controller (``sim/controller_bench.py``, cases named ``controller-*``):
+  random bursts of every AXI4 kind on the host port with key changes and flushes beside
+  them, reads through other KeyIDs, refused bursts and memory errors with their fault
+  records, a fuzz of the control registers, and the two ordering rules, every read
+  scored against the golden system model and memory checked byte for byte against its
+  ciphertext image; four small-cache builds under Verilator (the small preset twice, the
+  Intel and the AMD SME presets) and the small one under Icarus, 20,000 bursts or more
+  in all (:data:`CONTROLLER_DESIGNS`; ``test_controller_plan`` checks the sum).
 
 ``--slow`` adds the single-direction cores under Verilator and ten-times-longer runs.
 Set ``MEMCRYPT_BENCH_SEED`` for other random streams.
@@ -66,6 +74,9 @@ KEYED_PORTS = ("clk", "rst", "s_axil_*", "entropy_*", "retire_*", "fault_*", "ev
 #: The cache's ports (sim/cache_bench.py drives or watches every one of them).
 CACHE_PORTS = ("clk", "rst", "req__*", "resp__*", "fill_req__*", "fill_resp__*", "wb__*",
                "maint__*", "maint_done__*", "retire_*", "events_*", "ready")
+#: The controller's ports (sim/controller_bench.py drives or watches every one of them).
+CONTROLLER_PORTS = ("clk", "rst", "s_axi_*", "m_axi_*", "s_axil_*", "entropy_*", "irq",
+                    "ready")
 
 
 def _verilator_ports_vlt(ports) -> str:
@@ -92,7 +103,7 @@ TRAFFIC = ("stalls", "no_stalls")
 class Design:
     """One design and the workload its bench runs on it."""
 
-    top: str                # "aes", "engine", "keyed-engine" or "cache"
+    top: str                # "aes", "engine", "keyed-engine", "cache" or "controller"
     key_bits: int
     architecture: str
     direction: str
@@ -100,7 +111,7 @@ class Design:
     quick_count: int        # random blocks/lines per run without stalls
     mixed_count: int = 0    # AES "both" cores: blocks of the interleaved stalled run
     long: bool = False      # a long regression (marked slow)
-    config: str = ""        # keyed engine, cache: the configuration preset ...
+    config: str = ""        # keyed engine, cache, controller: the configuration preset ...
     overrides: tuple = ()   # ... and (parameter, value) pairs over it
     ways: int = 0           # cache geometry
     sets: int = 0
@@ -111,6 +122,9 @@ class Design:
             return f"control-{self.config}-keyed{self.key_bits}-{self.architecture}"
         if self.top == "cache":
             return f"cache-{self.config}-{self.ways}x{self.sets}"
+        if self.top == "controller":
+            return (f"controller-{self.config}-{self.ways}x{self.sets}"
+                    + ("-long" if self.long else ""))
         kind = "aes" if self.top == "aes" else "xts"
         return f"{kind}{self.key_bits}-{self.architecture}-{self.direction}" + (
             "-long" if self.long else "")
@@ -118,21 +132,33 @@ class Design:
     @property
     def module(self) -> str:
         return {"aes": "sim.aes_bench", "engine": "sim.xts_bench",
-                "keyed-engine": "sim.control_bench", "cache": "sim.cache_bench"}[self.top]
+                "keyed-engine": "sim.control_bench", "cache": "sim.cache_bench",
+                "controller": "sim.controller_bench"}[self.top]
 
     @property
     def ports(self) -> tuple[str, ...]:
         """The top-level ports the bench touches (made public under Verilator)."""
-        return {"keyed-engine": KEYED_PORTS, "cache": CACHE_PORTS}.get(self.top, STREAM_PORTS)
+        return {"keyed-engine": KEYED_PORTS, "cache": CACHE_PORTS,
+                "controller": CONTROLLER_PORTS}.get(self.top, STREAM_PORTS)
+
+    @property
+    def config_overrides(self) -> dict:
+        """The configuration parameters over the preset (a controller's cache geometry
+        among them)."""
+        overrides = dict(self.overrides)
+        if self.top == "controller":
+            overrides.update(cache_ways=self.ways, cache_sets=self.sets)
+        return overrides
 
     def build_config(self):
-        """The keyed engine's :class:`~memcrypt.config.MemcryptConfig`."""
+        """The keyed engine's or the controller's :class:`~memcrypt.config.MemcryptConfig`."""
         from dataclasses import replace  # noqa: PLC0415
 
         from memcrypt.config import preset  # noqa: PLC0415
 
         base = preset(self.config)
-        return replace(base, **dict(self.overrides)) if self.overrides else base
+        overrides = self.config_overrides
+        return replace(base, **overrides) if overrides else base
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -152,6 +178,8 @@ class Design:
             return ["every_command_and_status", "every_keyid"]
         if self.top == "cache":
             return ["random_aliased_traffic"]
+        if self.top == "controller":
+            return list(CONTROLLER_TESTS)
         if self.top == "aes":
             return ([f"random_blocks/{op}/{traffic}"
                      for op in self.operations for traffic in TRAFFIC]
@@ -187,6 +215,9 @@ class Case:
             return KEYED_SECONDS[self.simulator, d.config]
         if d.top == "cache":
             return CACHE_SECONDS[self.simulator]
+        if d.top == "controller":
+            build, fixed, per_burst = CONTROLLER_SECONDS[self.simulator]
+            return build + fixed + per_burst * d.count
         size = 1.4 if d.key_bits == 256 else 1.0
         engine = 1.5 if d.top == "engine" else 1.0
         pipelined = d.architecture == "pipelined"
@@ -268,6 +299,47 @@ CACHE_DESIGN = Design("cache", 0, "", "", count=800, quick_count=0, config="smal
 CACHE_SECONDS = {"icarus": 30, "verilator": 40}
 
 
+#: The controller (sim/controller_bench.py): (simulator, preset, cache ways, cache sets,
+#: overrides, random_traffic bursts). Small caches, so that the working set (four times the
+#: cache) aliases and evicts all the time; the small preset with 12 of its 16 KeyIDs valid,
+#: memory ending 64 bytes short of a page and placed at 0x40000 on the memory port, and again
+#: direct-mapped with AES-XTS-128 only (a 128-bit platform key); the Intel preset with memory
+#: above 4 GiB on the memory port; AMD SME (KeyID 0 plaintext, KeyID 1 the platform key).
+#: The other tests add about an eighth more bursts (control_fuzz) and a few hundred.
+CONTROLLER_DESIGNS = (
+    ("verilator", "small", 2, 16, (("num_keys", 12), ("mem_bytes", 0x3FFC0),
+                                   ("memory_base", 0x40000)), 5000),
+    ("icarus", "small", 2, 16, (("num_keys", 12), ("mem_bytes", 0x3FFC0),
+                                ("memory_base", 0x40000)), 400),
+    ("verilator", "small", 1, 32, (("num_keys", 14), ("key_sizes", (128,)),
+                                   ("mem_bytes", 0x80000)), 4500),
+    ("verilator", "intel", 4, 8, (("memory_base", 1 << 32),), 4500),
+    ("verilator", "amd-sme", 2, 8, (), 3500),
+)
+CONTROLLER_TESTS = ("random_traffic", "wrong_keyid_read", "errors", "control_fuzz", "ordering")
+#: Host bursts the default run must score in all (test_controller_plan).
+REQUIRED_CONTROLLER_BURSTS = 20_000
+#: CPU seconds of a controller case, measured on the 2-core machine: (generate and build,
+#: the tests but random_traffic, per random_traffic burst). Verilator builds the model in
+#: about 55 s and runs about 17 ms per burst (some 250 clocks, the design's: ~70 of them
+#: per line filled, ~5 per beat; ~70 us each, cocotb's); Icarus is ten times slower per
+#: clock. The small preset with 5,000 bursts: 164 s under Verilator; with 400, 152 s
+#: under Icarus.
+CONTROLLER_SECONDS = {"verilator": (60, 30, 0.017), "icarus": (2, 60, 0.22)}
+
+
+def _controller(simulator, config, ways, sets, overrides, count, long=False):
+    return Case(simulator, Design("controller", 0, "", "", count * (LONG_FACTOR if long else 1),
+                                  0, long=long, config=config, overrides=overrides, ways=ways,
+                                  sets=sets))
+
+
+def planned_controller_bursts(design: Design) -> int:
+    """The host bursts a controller case scores at least: random_traffic's and
+    control_fuzz's (sim/controller_bench.py: an eighth of them, at least 50)."""
+    return design.count + max(50, design.count // 8)
+
+
 def _keyed(name):
     config, key_bits, overrides = KEYED_DESIGNS[name]
     return Design("keyed-engine", key_bits, "iterative", "both", 0, 0, config=config,
@@ -279,6 +351,8 @@ def _all_cases() -> list[Case]:
     for sim in SIMULATORS:
         cases += [Case(sim, _keyed(name)) for name in KEYED_DESIGNS]
         cases.append(Case(sim, CACHE_DESIGN))
+    for long in (False, True):
+        cases += [_controller(*entry, long=long) for entry in CONTROLLER_DESIGNS]
     for sim in SIMULATORS:
         for kb in KEY_SIZES:
             for arch in ARCHITECTURES:
@@ -317,6 +391,13 @@ def test_block_plan():
     assert not short, f"configurations with fewer than {REQUIRED_BLOCKS} blocks: {short}"
 
 
+def test_controller_plan():
+    """The default (not slow) controller cases score at least 20,000 host bursts."""
+    planned = sum(planned_controller_bursts(case.design) for case in _all_cases()
+                  if case.design.top == "controller" and not (case.slow or case.design.long))
+    assert planned >= REQUIRED_CONTROLLER_BURSTS, planned
+
+
 def _build_dir(case: Case) -> Path:
     return BUILD_ROOT / case.name
 
@@ -351,7 +432,7 @@ def _generate(design: Design, build_dir: Path) -> tuple[Path, int]:
 
     params = {"key_bits": design.key_bits, "architecture": design.architecture,
               "direction": design.direction, "tag_width": TAG_WIDTH}
-    if design.top == "cache":
+    if design.top in ("cache", "controller"):
         latency = 0
     else:
         # The latency, from an AES core built alike (an engine does not expose its cores,
@@ -370,6 +451,9 @@ def _generate(design: Design, build_dir: Path) -> tuple[Path, int]:
         params = {"config": design.config, **dict(design.overrides),
                   "key_bits": design.key_bits, "architecture": design.architecture}
         stem = f"{design.top}-{design.name}"
+    elif design.top == "controller":
+        params = {"config": design.config, **design.config_overrides}
+        stem = design.name.removesuffix("-long")
     cached = cache / f"{stem}-{_rtl_fingerprint()}.v"
     if not cached.exists():
         # Only built when converted: a component's sub-cores warn too if never elaborated.
@@ -443,7 +527,8 @@ def _verilator_make_flags(monkeypatch):
 def _build_args(simulator: str, design: Design) -> list[str]:
     if simulator == "verilator":
         return list(VERILATOR_BENCH_ARGS)
-    return list(ICARUS_KEYED_ARGS) if design.top in ("keyed-engine", "cache") else []
+    return (list(ICARUS_KEYED_ARGS) if design.top in ("keyed-engine", "cache", "controller")
+            else [])
 
 
 def _run_bench(case: Case, monkeypatch) -> dict:
@@ -493,9 +578,11 @@ def _run_bench(case: Case, monkeypatch) -> dict:
         "MEMCRYPT_BENCH_RESULTS": str(results_json),
         "MEMCRYPT_BENCH_SHORT_UNITS": str(case.short_units),
     }
-    if design.top in ("keyed-engine", "cache"):
+    if design.top in ("keyed-engine", "cache", "controller"):
         env["MEMCRYPT_BENCH_CONFIG"] = design.config
-        env["MEMCRYPT_BENCH_CONFIG_OVERRIDES"] = json.dumps(dict(design.overrides))
+        env["MEMCRYPT_BENCH_CONFIG_OVERRIDES"] = json.dumps(design.config_overrides)
+    if design.top == "controller":
+        env["MEMCRYPT_BENCH_TRANSACTIONS"] = str(design.count)
     if design.top == "cache":
         env["MEMCRYPT_BENCH_WAYS"] = str(design.ways)
         env["MEMCRYPT_BENCH_SETS"] = str(design.sets)
@@ -535,6 +622,8 @@ def test_bench(case, monkeypatch, subtests):
         _check_keyed(case.design, results)
     elif case.design.top == "cache":
         _check_cache(case.design, results)
+    elif case.design.top == "controller":
+        _check_controller(case.design, results)
     else:
         _check_xts(case.design, results)
     # The full-rate throughput, as a subtest: a shortfall fails it alone, and the counts
@@ -575,6 +664,61 @@ def _check_cache(design: Design, results: dict):
     # The requester, and memory on both of its channels, really stalled the cache.
     assert counts["stalled_responses"] > 0 and counts["stalled_fill_requests"] > 0
     assert counts["stalled_write_backs"] > 0
+
+
+def _check_controller(design: Design, results: dict):
+    """The controller bench scored what it was to score, found no difference from the
+    golden model, and covered what each test is there for."""
+    config = design.build_config()
+    for test in CONTROLLER_TESTS:
+        counts = results[test]["counts"]
+        assert counts.get("mismatches", 0) == 0, results[test]["summary"]
+        assert counts["memory_errors"] == counts["fill_overtakes"] == 0, results[test]["summary"]
+        assert counts.get("host_protocol_errors", 0) == 0, results[test]["summary"]
+        assert counts["memory_checks"] >= 1 and counts["lines_checked"] > 0
+    bursts = sum(results[test]["counts"]["host_bursts"] for test in CONTROLLER_TESTS)
+    assert bursts >= planned_controller_bursts(design), bursts
+
+    counts = results["random_traffic"]["counts"]
+    assert counts["host_bursts"] == design.count and not counts["counter_problems"]
+    assert counts["host_reads"] > 0.3 * design.count and counts["host_writes"] > 0.3 * design.count
+    kinds = counts["kinds"]
+    for kind in ("INCR", "WRAP", "FIXED"):
+        for what in ("full", "narrow", "read", "write"):
+            assert kinds.get(f"{kind}/{what}", 0) > 0, (kind, what, kinds)
+    assert counts["lengths"].get("65-256", 0) > 0 and counts["unaligned"] > 0
+    assert counts["strobes"].get("partial", 0) > 0 and counts["strobes"].get("none", 0) > 0
+    assert counts["refused"].get("OUT_OF_RANGE", 0) > 0
+    if config.num_keys < 1 << config.keyid_bits:
+        assert counts["refused"].get("INVALID_KEYID", 0) > 0
+    assert counts["keyids_used"] >= config.num_keys
+    assert counts["perf"]["alias_evictions"] > 0 and counts["write_backs"] > 0
+    assert counts["memory_checks"] >= 2 and counts["flushes"].get("range", 0) > 0
+    if config.num_keys > config.first_programmable_keyid:
+        assert sum(counts["commands"].values()) > 0
+    assert counts["max_outstanding"] > 1
+
+    counts = results["wrong_keyid_read"]["counts"]
+    assert counts.get("cross-key reads", 0) > 0 or counts["keyed_keyids"] < 2
+    assert counts["partial writes"] > 0
+    assert counts["plain_keyids"] == 0 or counts["no-encrypt aliases"] > 0
+
+    counts = results["errors"]["counts"]
+    assert counts["OUT_OF_RANGE/read"] > 0 and counts["OUT_OF_RANGE/write"] > 0
+    assert counts["PROTOCOL_ERROR/read"] > 0 and counts["PROTOCOL_ERROR/write"] > 0
+    assert counts["memory read errors"] > 0 and counts["write-back errors"] > 0
+    if config.num_keys < 1 << config.keyid_bits:
+        assert counts["INVALID_KEYID/read"] > 0 and counts["INVALID_KEYID/write"] > 0
+
+    counts = results["control_fuzz"]["counts"]
+    assert counts["register_mismatches"] == 0
+    assert counts["reads"] > 0 and counts["writes"] > 0 and counts["partial writes"] > 0
+    assert counts["unmapped reads"] > 0 and counts["unmapped writes"] > 0
+
+    counts = results["ordering"]["counts"]
+    assert counts["alias refills"] > 0 and counts["eviction refills"] > 0
+    if config.num_keys > config.first_programmable_keyid:
+        assert counts["re-keyings"] > 0
 
 
 def _check_aes(design: Design, results: dict):
