@@ -166,6 +166,7 @@ def test_strobes_and_unaligned_spans(model, rng):
     assert model.read_bytes([base + 130, base + 31, base + 130]) == [
         expected[130], expected[31], expected[130]]
     model.write(base + 1, b"\x00\x00", strobe=0)     # nothing enabled: nothing changes
+    model.write_bytes({})
     assert model.read(base, 3 * LINE) == bytes(expected)
 
 

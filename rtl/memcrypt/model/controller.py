@@ -258,7 +258,9 @@ class ControllerModel:
 
     def write_bytes(self, values: Mapping[int, int]):
         """Write byte ``values[address]`` at each physical ``address``: per line,
-        decrypt under the KeyID, merge, encrypt under it again."""
+        decrypt under the KeyID, merge, encrypt under it again. No bytes: nothing changes."""
+        if not values:
+            return
         grouped = self._by_line(values)
         for (keyid, line), offsets in grouped.items():
             plain = bytearray(self.plaintext(keyid, line))
