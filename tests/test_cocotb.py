@@ -313,19 +313,20 @@ CONTROLLER_DESIGNS = (
                                 ("memory_base", 0x40000)), 400),
     ("verilator", "small", 1, 32, (("num_keys", 14), ("key_sizes", (128,)),
                                    ("mem_bytes", 0x80000)), 4500),
-    ("verilator", "intel", 4, 8, (("memory_base", 1 << 32),), 4500),
-    ("verilator", "amd-sme", 2, 8, (), 3500),
+    ("verilator", "intel", 4, 8, (("memory_base", 1 << 32),), 4000),
+    ("verilator", "amd-sme", 2, 8, (), 4000),
 )
 CONTROLLER_TESTS = ("random_traffic", "wrong_keyid_read", "errors", "control_fuzz", "ordering")
 #: Host bursts the default run must score in all (test_controller_plan).
 REQUIRED_CONTROLLER_BURSTS = 20_000
 #: CPU seconds of a controller case, measured on the 2-core machine: (generate and build,
 #: the tests but random_traffic, per random_traffic burst). Verilator builds the model in
-#: about 55 s and runs about 17 ms per burst (some 250 clocks, the design's: ~70 of them
-#: per line filled, ~5 per beat; ~70 us each, cocotb's); Icarus is ten times slower per
-#: clock. The small preset with 5,000 bursts: 164 s under Verilator; with 400, 152 s
-#: under Icarus.
-CONTROLLER_SECONDS = {"verilator": (60, 30, 0.017), "icarus": (2, 60, 0.22)}
+#: 50 to 65 s and runs 14 to 25 ms per burst (250 to 275 clocks: the design takes ~70 per
+#: line filled and ~5 per beat; cocotb and cocotbext-axi take 60 to 90 us per clock);
+#: Icarus is ten times slower per clock. Measured: small 2x16 (5,000 bursts) 165 s,
+#: small 1x32 (4,500) 142 s, Intel 4x8 (4,500) 206 s, AMD SME 2x8 (3,500) 129 s, all
+#: under Verilator; small 2x16 under Icarus (400 bursts) 154 s.
+CONTROLLER_SECONDS = {"verilator": (60, 35, 0.02), "icarus": (2, 60, 0.22)}
 
 
 def _controller(simulator, config, ways, sets, overrides, count, long=False):
