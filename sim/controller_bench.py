@@ -744,6 +744,7 @@ class TB:
         self.traffic = None
         self.host = None
         self.commands = Counter()           # command (and key size) -> succeeded
+        self.programmed = (0, 0)            # KEYID and KEYID_CTRL of the last command
         self.results = Counter()            # status name -> commands
         self.flushes = Counter()
         self.flushed_lines = 0
@@ -800,6 +801,7 @@ class TB:
         quiet = self.traffic.exclusive(keyid) if self.traffic else contextlib.nullcontext()
         async with quiet, self.control:
             before = len(self.entropy.words)
+            self.programmed = (keyid, command | algorithm << 8)
             status = await self.driver.program(keyid, command, algorithm, field1, field2)
             hardware = self.entropy.words[before:]
             self.results[status_name(status)] += 1
@@ -1743,8 +1745,9 @@ class RegisterModel:
     behaviour and everything the bench did through the port (nothing else writes it: host
     traffic in ``control_fuzz`` is all valid, so it logs no fault)."""
 
-    def __init__(self):
+    def __init__(self, keyid=0, keyid_ctrl=0):
         self.stored = dict.fromkeys(STORED, 0)
+        self.stored.update(KEYID=keyid, KEYID_CTRL=keyid_ctrl)
         self.key_fields = bytearray(2 * KEY_FIELD_BYTES)
         self.status_code = Status.PROG_SUCCESS
         self.ignored = False
@@ -1848,7 +1851,7 @@ async def control_fuzz(dut):
     tb.attach_host()
     await tb.reset()
     await tb.program_keyids(rng)
-    registers = RegisterModel()
+    registers = RegisterModel(*tb.programmed)
     if tb.commands:
         registers.irq_status |= Irq.COMMAND_DONE
     bus, traffic = tb.bus, tb.traffic
