@@ -19,14 +19,16 @@ Default run (``pytest -n 2``):
 * encrypt-only and decrypt-only cores of every configuration under Icarus, 2,000 stalled
   blocks each (so that Icarus, slow on the pipelined cores, runs shorter streams on the
   "both" cores; :data:`AES_WORKLOADS`);
-* the XTS engines (128/256 x pipelined/iterative, both directions) under both simulators:
-  200 random lines with stalls and 50 at full rate, the one-line published vectors, and
-  the short published units as line prefixes (all under Verilator, a sample under Icarus);
+* the XTS engines (128/256 x pipelined/iterative, both directions): 200 random lines with
+  stalls and 50 at full rate, the one-line published vectors, and the short published
+  units as line prefixes (all under Verilator, a sample under Icarus); the iterative
+  engines under both simulators, the pipelined ones under Icarus (under Verilator with
+  ``--slow``);
 * the keyed engine (control interface + key table + iterative XTS engine,
   ``sim/control_bench.py``, cases named ``control-*``; ``-k control`` selects them) under
   both simulators, programmed over AXI4-Lite with stalls: every command and status code,
   and every KeyID programmed and a line checked under each, on the Intel preset (64 keys,
-  256-bit engine) and on the 1,024-key preset (AES-XTS-128);
+  256-bit engine) and on the 1,024-key preset (AES-XTS-128; under Icarus with ``--slow``);
 * the key-tagged cache (``sim/cache_bench.py``, cases named ``cache-*``) under both
   simulators: random reads and writes over three times as many lines as it holds under
   four KeyIDs, with range flushes, flush-alls and retirements, random stalls on every
@@ -41,7 +43,8 @@ Default run (``pytest -n 2``):
   Intel and the AMD SME presets) and the small one under Icarus, 20,000 bursts or more
   in all (:data:`CONTROLLER_DESIGNS`; ``test_controller_plan`` checks the sum).
 
-``--slow`` adds the single-direction cores under Verilator and ten-times-longer runs.
+``--slow`` adds the single-direction cores and the pipelined XTS engines under Verilator, the
+1,024-key table under Icarus, and ten-times-longer runs.
 Set ``MEMCRYPT_BENCH_SEED`` for other random streams.
 """
 
@@ -308,9 +311,9 @@ CACHE_SECONDS = {"icarus": 30, "verilator": 40}
 #: The other tests add about an eighth more bursts (control_fuzz) and a few hundred.
 CONTROLLER_DESIGNS = (
     ("verilator", "small", 2, 16, (("num_keys", 12), ("mem_bytes", 0x3FFC0),
-                                   ("memory_base", 0x40000)), 5000),
+                                   ("memory_base", 0x40000)), 5200),
     ("icarus", "small", 2, 16, (("num_keys", 12), ("mem_bytes", 0x3FFC0),
-                                ("memory_base", 0x40000)), 400),
+                                ("memory_base", 0x40000)), 250),
     ("verilator", "small", 1, 32, (("num_keys", 14), ("key_sizes", (128,)),
                                    ("mem_bytes", 0x80000)), 4500),
     ("verilator", "intel", 4, 8, (("memory_base", 1 << 32),), 4000),
@@ -350,7 +353,9 @@ def _keyed(name):
 def _all_cases() -> list[Case]:
     cases = []
     for sim in SIMULATORS:
-        cases += [Case(sim, _keyed(name)) for name in KEYED_DESIGNS]
+        # The 1,024-key table under Icarus only with --slow (82 s; Verilator runs it).
+        cases += [Case(sim, _keyed(name), slow=(sim, name) == ("icarus", "keys1024"))
+                  for name in KEYED_DESIGNS]
         cases.append(Case(sim, CACHE_DESIGN))
     for long in (False, True):
         cases += [_controller(*entry, long=long) for entry in CONTROLLER_DESIGNS]
@@ -363,7 +368,10 @@ def _all_cases() -> list[Case]:
                 # Single-direction cores: cheap to build under Icarus, slow under Verilator.
                 cases += [Case(sim, _aes(sim, kb, arch, direction), slow=sim == "verilator")
                           for direction in ("encrypt", "decrypt")]
-                cases.append(Case(sim, _engine(kb, arch)))
+                # Pipelined XTS engines under Verilator only with --slow (about 90 s each);
+                # Icarus runs them by default, with a sample of the published vectors.
+                cases.append(Case(sim, _engine(kb, arch),
+                                  slow=sim == "verilator" and arch == "pipelined"))
                 cases += [Case(sim, _aes(sim, kb, arch, "both", long=True)),
                           Case(sim, _engine(kb, arch, long=True))]
     cases.sort(key=Case.estimated_seconds, reverse=True)
