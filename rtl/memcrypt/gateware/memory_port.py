@@ -303,16 +303,17 @@ class MemorySide(wiring.Component):
                                 m.next = "IDLE"
                         for bits, engine in engines.items():
                             with m.Case(route_info.engines[bits]):
-                                with m.If(awaiting[bits] == 0):
+                                # Only while no fill waits for its data there (the fill
+                                # path drives the engine's data input otherwise).
+                                turn = awaiting[bits] == 0
+                                with m.If(turn):
                                     m.d.comb += [
                                         engine.i_tweak.valid.eq(~tweak_sent),
                                         engine.i_stream.valid.eq(~data_sent),
                                         engine.i_stream.payload.data.eq(stage_data),
                                     ]
-                                tweak_done = tweak_sent | (engine.i_tweak.valid &
-                                                           engine.i_tweak.ready)
-                                data_done = data_sent | (engine.i_stream.valid &
-                                                         engine.i_stream.ready)
+                                tweak_done = tweak_sent | (turn & engine.i_tweak.ready)
+                                data_done = data_sent | (turn & engine.i_stream.ready)
                                 m.d.sync += [tweak_sent.eq(tweak_done), data_sent.eq(data_done)]
                                 with m.If(tweak_done & data_done):
                                     m.d.comb += routes.w_en.eq(1)
@@ -377,7 +378,8 @@ class MemorySide(wiring.Component):
         for bits, engine in engines.items():
             # The write-back path drives the engine's data input only in the key stage,
             # and only while no fill waits for its data there: the two never meet.
-            with m.If(read_complete & (fill_head.route == route_info.engines[bits])):
+            with m.If(read_complete & fill_meta.r_rdy &
+                      (fill_head.route == route_info.engines[bits])):
                 m.d.comb += [engine.i_stream.valid.eq(offer),
                              engine.i_stream.payload.data.eq(read_line)]
         m.d.comb += [fill_meta.r_en.eq(deliver), fill_errors.w_en.eq(deliver),
