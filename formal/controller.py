@@ -73,41 +73,51 @@ EXOKAY, SLVERR, DECERR); reset in the first cycle only, no input valid during it
   and every write-back taken is answered on B within ``RESPONSE_BOUND`` cycles
   (``fill_within_bound``, ``write_back_within_bound``).
 
-*How far*: ABC's PDR does not close these properties within 10 minutes (``axi`` alone
-keeps 130 flip-flops after the FIFOs are mapped and the untracked bits folded, and is still
-open at frame 24; the response bound likewise), so they are **bounded** (ABC ``bmc3``) at
-the depths of the table. In those depths the covers reach a fill answered at step 12,
-both fill slots in use at step 11, all four write slots and a fill held back by a
-write-back of its line and then read at step 17. The response bound is checked to the
-same kind of depth, so it says that no fill or write-back of the first ``RESPONSE_DEPTH``
-cycles takes longer; a longer worst case (queues full of write-backs, each waiting for
-the W channel) is not reached at that depth, so it is not a proven worst case.
+*How far*: ``axi`` and ``order`` are **unbounded** (k-induction, depth
+:data:`INDUCTION_DEPTH`) with white-box invariants (:meth:`MemorySideSpec._invariants`,
+asserted, never assumed): the write tracker's slots, head and tail are the specification's
+ring of write-backs in flight; each write-back in flight is in the key stage, in the route
+FIFO (its entries read in order through added read ports), in the write stage or waiting
+for B, as the AW and W counts say, and the W beat counters agree; each fill in flight is in
+the key stage or the route FIFO, and the open reads are the fills in ``fill_meta`` (and
+the one being issued) less a burst complete; per engine, its tweaks are its route
+entries (and the line being issued), its data all but those of the fills waiting for
+theirs, which are its youngest entries and are in ``fill_meta``; the bypass FIFOs hold the
+bypass write-backs and read fills; a fill in the key stage has no write-back of its line in
+flight. ABC's PDR closes neither property in 10 minutes. The data properties (``keys``,
+``fills``) and the response bound are **bounded** (ABC ``bmc3``) at the depths of the
+table: their invariants would also relate the tracked data in every FIFO and engine queue
+to the rings. In those depths the covers reach a fill answered at step 12, both fill slots
+in use at step 11, all four write slots and a fill held back by a write-back of its line
+and then read at step 17. The response bound says that no fill or write-back of the first
+``RESPONSE_DEPTH`` cycles takes longer than ``RESPONSE_BOUND``; a longer worst case
+(queues full of write-backs, each waiting for the W channel) is not reached at that depth,
+so it is not a proven worst case.
 
-*RTL bug found* (``memory_side_keys``, FAIL at step 19): in ``ISSUE_WRITE_BACK``, while a
-fill's tweak waits in the engine for its data (``engine128_awaiting_data`` = 1), the
-write-back does not drive the engine, but ``data_done`` counts any handshake on the
-engine's ``i_stream`` -- including the fill's data delivered in that cycle
-(``r_deliver``). The write-back sets ``data_sent``, sends its tweak next cycle and leaves,
-its data never sent: the engine pairs its tweak with the next line's data, so memory
-receives another line's plaintext encrypted under this line's keys, and every later line
-of that engine is shifted by one (a fill may be answered with a write-back's plaintext).
-Trace: a fill taken at step 1 (AR and tweak at step 5, R beats 6-9); write-back A handed
-over at step 6 (lookup 7-9), in ``ISSUE_WRITE_BACK`` at step 10 with ``awaiting`` 1 while
-``r_deliver`` puts the fill's data into the engine; at step 11 A's tweak goes in with
-``i_stream.valid`` low and the stage returns to IDLE; write-back B, handed over at step
-12, puts its data in at step 16, paired with A's tweak; at step 19 A's first W beat is B's
-data under A's pad. A fix: count the handshake only when the write-back drives it
-(``data_done = data_sent | (engine.i_stream.valid & engine.i_stream.ready &
-(awaiting == 0))``).
-``memory_side_keys_write_backs`` (no fills) shows the rule itself holds.
+*RTL bug found and fixed* (``memory_side_keys`` failed at step 19 on the design before
+commit e0f64e5): in ``ISSUE_WRITE_BACK``, while a fill's tweak waited in the engine for
+its data (``engine128_awaiting_data`` = 1), the write-back did not drive the engine, but
+its ``data_done`` counted any handshake on the engine's ``i_stream`` -- including the
+fill's data delivered in that cycle (``r_deliver``). The write-back set ``data_sent``,
+sent its tweak the next cycle and left with its data never sent: the engine paired its
+tweak with the next line's data, so memory received another line's plaintext encrypted
+under this line's keys, and every later line of that engine was shifted by one (a fill
+could be answered with a write-back's plaintext). Trace: a fill taken at step 1 (AR and
+tweak at step 5, R beats 6-9); write-back A handed over at step 6 (lookup 7-9), in
+``ISSUE_WRITE_BACK`` at step 10 with ``awaiting`` 1 while ``r_deliver`` put the fill's
+data into the engine; at step 11 A's tweak went in with ``i_stream.valid`` low and the
+stage returned to IDLE; write-back B, handed over at step 12, put its data in at step 16,
+paired with A's tweak; at step 19 A's first W beat was B's data under A's pad. The design
+now counts a write-back's handshakes only on its turn (``awaiting == 0``), and the task
+passes. ``memory_side_keys_write_backs`` (no fills) checks the key binding alone.
 
 Mutants (:mod:`.controller_mutants`): ``_fill_waits_for_write_backs = False`` fails
 ``no_stale_fill``; ``_keys_bound_after_lookup = False`` fails ``write_back_key`` (with
-write-backs only, so that the bug above cannot be what fails).
+write-backs only, so that nothing but the key binding can be what fails).
 
-**Host port** (:class:`HostPortSpec`, :data:`HOST_CONFIG`: 14-bit addresses with 2 KeyID
-bits, so 12-bit stripped addresses and a 4 KiB boundary inside the stripped address as in
-every real build; KeyID 3 has no key storage; memory ends at 2 KiB).
+**Host port** (:class:`HostPortSpec`, :data:`HOST_CONFIG`: 15-bit addresses with 2 KeyID
+bits, so 13-bit stripped addresses: a 4 KiB boundary inside memory and an address bit
+above it, as in every real build; KeyID 3 has no key storage; memory ends at 6 KiB).
 
 *Environment*: a free AXI4 manager keeping the manager's rules (AWVALID, WVALID, ARVALID
 low in reset; each held with its payload until ready) and nothing else: any burst, legal
@@ -204,8 +214,7 @@ CONFIG_2K = dataclasses.replace(CONFIG, key_sizes=(128, 256))
 #: Memories (the FIFOs) as flip-flops, and the untracked data bits (constant zero) folded.
 MAP = ("memory_map", "opt -full", "opt_clean")
 
-AXI_DEPTH = 28
-ORDER_DEPTH = 30
+INDUCTION_DEPTH = 3
 KEYS_DEPTH = 20
 KEYS_ONLY_DEPTH = 16
 FILLS_DEPTH = 17
@@ -411,8 +420,9 @@ class MemorySideSpec(Elaboratable):
     """
 
     def __init__(self, config=CONFIG, *, design=MemorySide, properties=("axi",),
-                 latency=None, bound=None, covers=False, fills=True):
+                 latency=None, bound=None, covers=False, fills=True, invariants=False):
         self.config = config
+        self.invariants = invariants
         self.fills = fills
         self.latency = latency
         self.bound = bound
@@ -430,7 +440,8 @@ class MemorySideSpec(Elaboratable):
         m.d.comb += ResetSignal("sync").eq(reset)
         config = self.config
         dut = self.dut
-        m.submodules.dut = dut
+        fragment = Fragment.get(dut, platform)
+        m.submodules.dut = fragment
         axi = dut.m_axi
         M = self.latency
         props = self.properties
@@ -689,10 +700,207 @@ class MemorySideSpec(Elaboratable):
             self._response(m, wbs, wb_tail, wb_b, wb_hs, b_hs, wb_open,
                            fills, fill_tail, fill_resp, fill_hs, resp_hs, fills_open)
 
+        if self.invariants:
+            # The memory model's own: a response held is one owed.
+            m.d.comb += [Assert(~b_held | b_owed), Assert(~r_held | (ar_open != 0))]
+            self._invariants(m, Probe(fragment), dict(
+                wbs=wbs, wb_tail=wb_tail, wb_aw=wb_aw, wb_w=wb_w, wb_b=wb_b, wb_open=wb_open,
+                wb_no_aw=wb_no_aw, wb_no_w=wb_no_w, fills_open=fills_open, ar_open=ar_open,
+                aw_open=aw_open, w_open=w_open, r_beat=r_beat, w_beat=w_beat))
         if self.covers:
             self._covers(m, dut, axi, wbs, wb_b, wb_open, fill_hs, resp_hs, b_hs, change,
                          ar_open, big_keys)
         return m
+
+    def _invariants(self, m, probe, h):
+        """White-box facts for k-induction of ``axi`` and ``order`` (asserted, never
+        assumed): the write tracker is the specification's ring of write-backs in flight;
+        every write-back in flight is in the key stage, in the route FIFO, in the write stage
+        or waiting for B, as the specification's AW and W counts say; every fill in flight is
+        in the key stage or in the route FIFO, and the open reads are the fills read and not
+        delivered; a fill in the key stage has no write-back of its line in flight."""
+        config = self.config
+        fsm = probe.signal("key_stage_state")
+        encoding = {}
+        for value in range(1 << len(fsm)):
+            try:
+                encoding[fsm.decoder(value).split("/")[0]] = value
+            except (KeyError, ValueError):
+                continue
+
+        def at(*names):
+            return Cat(*(fsm == encoding[name] for name in names)).any()
+
+        write = probe.signal("stage_write")
+        stage_line = probe.signal("stage_line")
+        wbs, wb_b, wb_open = h["wbs"], h["wb_b"], h["wb_open"]
+        live = [Signal(name=f"wb{i}_live") for i in range(WRITE_SLOTS)]
+        for i in range(WRITE_SLOTS):
+            m.d.comb += live[i].eq(((C(i + WRITE_SLOTS, 4) - wb_b) % WRITE_SLOTS) < wb_open)
+        slot_valid = probe.signal("wb_slot_valid")
+        m.d.comb += [
+            Assert(wb_open <= WRITE_SLOTS),
+            Assert(probe.signal("wb_slot_head") == wb_b),
+            Assert(probe.signal("wb_slot_tail") == h["wb_tail"]),
+            Assert(h["wb_tail"] == (wb_b + wb_open)[:2]),
+            Assert(h["wb_aw"] == (wb_b + h["aw_open"])[:2]),
+            Assert(h["wb_w"] == (wb_b + h["w_open"])[:2]),
+            Assert(h["aw_open"] == wb_open - h["wb_no_aw"]),
+            Assert(h["w_open"] == wb_open - h["wb_no_w"]),
+            Assert((h["wb_no_aw"] <= wb_open) & (h["wb_no_w"] <= wb_open)),
+        ]
+        for i in range(WRITE_SLOTS):
+            m.d.comb += Assert(slot_valid[i] == live[i])
+            with m.If(live[i]):
+                m.d.comb += Assert(probe.signal(f"wb_slot{i}_line") == wbs.records[i].line)
+        with m.If(at("ISSUE_WRITE_BACK")):
+            m.d.comb += Assert(write)
+        with m.If(at("ISSUE_FILL")):
+            m.d.comb += Assert(~write)
+        # Where each write-back and fill is.
+        routes = probe.sub("routes")
+        route_bits = len(config.key_sizes).bit_length()
+        inner = routes.signal("inner_level")
+        consume = routes.signal("consume")
+        produce = routes.signal("produce")
+        stored = FILL_SLOTS + WRITE_SLOTS - 1
+        words = [routes.memory_read("storage", C(i, 3), label=f"routes_word{i}")
+                 for i in range(stored)]
+        out = routes.signal("r_data")
+        out_valid = routes.signal("r_rdy", 1)
+        writes = [Signal(name=f"routes_write{i}") for i in range(stored)]
+        fills = [Signal(name=f"routes_fill{i}") for i in range(stored)]
+        for i in range(stored):
+            here = ((C(i + stored, 4) - consume) % stored) < inner
+            m.d.comb += [writes[i].eq(here & words[i][route_bits]),
+                         fills[i].eq(here & ~words[i][route_bits])]
+        routed_writes = Signal(range(stored + 2), name="routed_writes")
+        routed_fills = Signal(range(stored + 2), name="routed_fills")
+        m.d.comb += [
+            routed_writes.eq(sum(writes) + (out_valid & out[route_bits])),
+            routed_fills.eq(sum(fills) + (out_valid & ~out[route_bits])),
+            Assert(inner <= stored),
+            Assert(produce == (consume + inner) % stored),
+        ]
+
+        def routed(route, kind=None):
+            """Entries of the route FIFO for ``route`` (and of ``kind``: 1 write, 0 fill)."""
+            terms = []
+            for i in range(stored):
+                here = ((C(i + stored, 4) - consume) % stored) < inner
+                match = here & (words[i][:route_bits] == route)
+                if kind is not None:
+                    match = match & (words[i][route_bits] == kind)
+                terms.append(match)
+            match = out_valid & (out[:route_bits] == route)
+            if kind is not None:
+                match = match & (out[route_bits] == kind)
+            terms.append(match)
+            count = Signal(range(stored + 2), name=f"routed_{route}_{kind}")
+            m.d.comb += count.eq(sum(terms))
+            return count
+
+        # Each engine holds the tweaks of its route's entries, and the data of all but the
+        # fills still waiting for theirs; the bypass holds write-backs' data, and fills'
+        # once read. The fills whose data is not yet delivered are in fill_meta.
+        meta = probe.sub("fill_meta")
+        meta_level = meta.signal("level")
+        meta_inner = meta.signal("inner_level")
+        meta_consume = meta.signal("consume")
+        meta_words = [meta.memory_read("storage", C(i, 1), label=f"fill_meta_word{i}")
+                      for i in range(FILL_SLOTS)]
+        meta_out = meta.signal("r_data")
+        meta_out_valid = meta.signal("r_rdy", 1)
+        m.d.comb += [Assert(meta_inner <= FILL_SLOTS),
+                     Assert(meta.signal("produce") == (meta_consume + meta_inner)[0])]
+
+        def metas(route):
+            terms = [meta_out_valid & (meta_out[:route_bits] == route)]
+            for i in range(FILL_SLOTS):
+                here = ((C(i + FILL_SLOTS, 3) - meta_consume) % FILL_SLOTS) < meta_inner
+                terms.append(here & (meta_words[i][:route_bits] == route))
+            count = Signal(range(FILL_SLOTS + 2), name=f"meta_{route}")
+            m.d.comb += count.eq(sum(terms))
+            return count
+
+        # The route FIFO's entries in order (0: the oldest).
+        level = routes.signal("level")
+        ordered = []
+        for j in range(stored + 1):
+            if j == 0:
+                entry = Mux(out_valid, out, Array(words)[consume])
+            else:
+                entry = Mux(out_valid, Array(words)[(consume + j - 1) % stored],
+                            Array(words)[(consume + j) % stored])
+            word = Signal(len(out), name=f"routes_entry{j}")
+            m.d.comb += word.eq(entry)
+            ordered.append((j < level, word))
+        engine_slots = 2
+        for index, bits in enumerate(config.key_sizes):
+            route = index + 1
+            engine = probe.sub(f"engine{bits}")
+            pads = engine.signal("pads_count")
+            datas = engine.signal("datas_count")
+            held = engine.signal("out_valid")
+            awaiting = probe.signal(f"engine{bits}_awaiting_data")
+            stage_route = probe.signal("stage_route")
+            tweak_sent = probe.signal("tweak_sent")
+            data_sent = probe.signal("data_sent")
+            issuing_wb = at("ISSUE_WRITE_BACK") & (stage_route == route)
+            issuing_fill = at("ISSUE_FILL") & (stage_route == route)
+            # The fills waiting there for their data are its youngest entries (after the
+            # fill being issued, if its tweak is in).
+            routed_waiting = Signal(range(FILL_SLOTS + 2), name=f"engine{bits}_routed_waiting")
+            m.d.comb += routed_waiting.eq(awaiting - (issuing_fill & tweak_sent))
+            for j, (valid, word) in enumerate(ordered):
+                younger = sum((v & (w[:route_bits] == route)) for v, w in ordered[j + 1:]) \
+                    if j + 1 < len(ordered) else C(0, 1)
+                with m.If(valid & (word[:route_bits] == route) & (younger < routed_waiting)):
+                    m.d.comb += Assert(~word[route_bits])
+            with m.If(issuing_wb & (tweak_sent | data_sent)):
+                m.d.comb += Assert(awaiting == 0)
+            m.d.comb += [
+                Assert((pads <= engine_slots) & (datas <= engine_slots)),
+                Assert(pads + held == routed(route) + ((issuing_wb | issuing_fill) & tweak_sent)),
+                Assert(datas + held + awaiting ==
+                       routed(route) + (issuing_wb & data_sent) + (issuing_fill & tweak_sent)),
+                Assert(metas(route) + (issuing_fill & tweak_sent) == awaiting),
+            ]
+        m.d.comb += [
+            Assert(routed(0, 1) == probe.sub("write_plain").signal("level")),
+            Assert(routed(0, 0) == probe.sub("fill_plain").signal("level") + metas(0)),
+        ]
+        busy = probe.signal("w_busy")
+        address_sent = probe.signal("w_address_sent")
+        beats_done = probe.signal("w_beats_done")
+        staged_write = at("LOOKUP", "ISSUE_WRITE_BACK") & write
+        staged_fill = at("LOOKUP", "ISSUE_FILL") & ~write
+        m.d.comb += [
+            Assert(h["wb_no_aw"] == staged_write + routed_writes + (busy & ~address_sent)),
+            Assert(h["wb_no_w"] == staged_write + routed_writes + (busy & ~beats_done)),
+            Assert(h["w_beat"] == probe.signal("w_beat")),
+            Assert(~(busy & beats_done) | (h["w_beat"] == 0)),
+            Assert(busy | (h["w_beat"] == 0)),
+            Assert(~busy | ~address_sent | ~beats_done),
+        ]
+        in_flight = probe.signal("fills_in_flight")
+        fill_address_sent = probe.signal("address_sent")
+        complete = probe.signal("r_complete")
+        m.d.comb += [
+            Assert(routed_fills == in_flight),
+            Assert(h["fills_open"] == in_flight + staged_fill),
+            Assert(in_flight <= FILL_SLOTS),
+            Assert(~staged_fill | (in_flight < FILL_SLOTS)),
+            Assert(meta_level <= in_flight),
+            Assert(h["ar_open"] + complete ==
+                   meta_level + (at("ISSUE_FILL") & fill_address_sent)),
+            Assert(h["r_beat"] == probe.signal("r_beat")),
+            Assert(~complete | (h["r_beat"] == 0)),
+        ]
+        # A fill in the key stage has no write-back of its line in flight.
+        with m.If(staged_fill | at("ISSUE_FILL")):
+            for i in range(WRITE_SLOTS):
+                m.d.comb += Assert(~live[i] | (wbs.records[i].line != stage_line))
 
     def _covers(self, m, dut, axi, wbs, wb_b, wb_open, fill_hs, resp_hs, b_hs, change,
                 ar_open, big_keys):
@@ -789,10 +997,10 @@ class MemorySideSpec(Elaboratable):
 
 # -- The host port ------------------------------------------------------------------------------
 
-#: The host port's build: 14-bit addresses with a 2-bit KeyID, so 12-bit stripped addresses
-#: (a 4 KiB boundary falls in the stripped address, as in every real build); KeyID 3 has no
-#: key storage and memory ends at 2 KiB, so that each refusal can happen.
-HOST_CONFIG = MemcryptConfig(phys_addr_bits=14, keyid_bits=2, num_keys=3, mem_bytes=2048,
+#: The host port's build: 15-bit addresses with a 2-bit KeyID, so 13-bit stripped addresses
+#: (a 4 KiB boundary inside memory and an address bit above it, as in every real build);
+#: KeyID 3 has no key storage and memory ends at 6 KiB, so that each refusal can happen.
+HOST_CONFIG = MemcryptConfig(phys_addr_bits=15, keyid_bits=2, num_keys=3, mem_bytes=6144,
                              key_sizes=(128,), cache_ways=1, cache_sets=1, host_id_width=2,
                              memory_id_width=1, fault_log_depth=2, entropy_timeout=4,
                              name="formal-host")
@@ -1341,19 +1549,20 @@ class HostPortSpec(Elaboratable):
 def tasks():
     return [
         FormalTask(
-            name="memory_side_axi", block="MemorySide", mode="bmc", engine="abc bmc3",
-            depth=AXI_DEPTH, unbounded=False,
+            name="memory_side_axi", block="MemorySide", mode="prove", engine="smtbmc yices",
+            depth=INDUCTION_DEPTH, unbounded=True,
             description="AXI4 manager rules on m_axi (valids low in reset; AR, AW, W held until "
                         "ready; line bursts: AxLEN 3, AxSIZE 4, INCR, aligned, inside memory; "
                         "WLAST on every 4th beat only; one W burst per AW); at most FILL_SLOTS "
-                        "reads and WRITE_SLOTS writes outstanding; writes_idle exact",
-            spec=lambda: MemorySideSpec(properties=("axi",)), script=MAP),
+                        "reads and WRITE_SLOTS writes outstanding; writes_idle exact "
+                        "(k-induction, white-box invariants)",
+            spec=lambda: MemorySideSpec(properties=("axi",), invariants=True), script=MAP),
         FormalTask(
-            name="memory_side_order", block="MemorySide", mode="bmc", engine="abc bmc3",
-            depth=ORDER_DEPTH, unbounded=False,
+            name="memory_side_order", block="MemorySide", mode="prove", engine="smtbmc yices",
+            depth=INDUCTION_DEPTH, unbounded=True,
             description="ordering rule 1: no AR for a line L (any) while a write-back of L "
-                        "handed over is not answered on B",
-            spec=lambda: MemorySideSpec(properties=("order",)), script=MAP),
+                        "handed over is not answered on B (k-induction, white-box invariants)",
+            spec=lambda: MemorySideSpec(properties=("order",), invariants=True), script=MAP),
         FormalTask(
             name="memory_side_keys", block="MemorySide", mode="bmc", engine="abc bmc3",
             depth=KEYS_DEPTH, unbounded=False,
