@@ -858,7 +858,7 @@ class MemorySideSpec(Elaboratable):
                 with m.If(valid & (word[:route_bits] == route) & (younger < routed_waiting)):
                     m.d.comb += Assert(~word[route_bits])
             with m.If(issuing_wb & (tweak_sent | data_sent)):
-                m.d.comb += Assert(awaiting == 0)
+                m.d.comb += Assert((awaiting == 0) & ~(tweak_sent & data_sent))
             m.d.comb += [
                 Assert((pads <= engine_slots) & (datas <= engine_slots)),
                 Assert(pads + held == routed(route) + ((issuing_wb | issuing_fill) & tweak_sent)),
