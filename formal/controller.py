@@ -1565,7 +1565,7 @@ def tasks():
             spec=lambda: MemorySideSpec(properties=("order",), invariants=True), script=MAP),
         FormalTask(
             name="memory_side_keys", block="MemorySide", mode="bmc", engine="abc bmc3",
-            depth=KEYS_DEPTH, unbounded=False,
+            depth=KEYS_DEPTH, unbounded=False, slow=True,
             description="ordering rule 2 and routing: each write-back's W beats are its data "
                         "encrypted (stand-in) under the key of its KeyID in force at hand-over "
                         "(plaintext for NO_ENCRYPT), at its line's address; key changes only "
@@ -1619,7 +1619,7 @@ def tasks():
             spec=lambda: MemorySideSpec(CONFIG_2K, properties=(), covers=True), script=MAP),
         FormalTask(
             name="host_port", block="AXI4HostPort", mode="prove", engine="smtbmc yices",
-            depth=2, unbounded=True,
+            depth=2, unbounded=True, slow=True,
             description="AXI4 subordinate rules on s_axi under a free manager (legal and "
                         "illegal bursts): R and B held until ready, AxLEN + 1 R beats with "
                         "RLAST on the last, one B after all W beats, in request order with "
